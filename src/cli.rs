@@ -1,0 +1,493 @@
+//! The command line: argument parsing, config loading and human/JSON output. Exit codes:
+//! 0 ok, 1 runtime error, 2 bad usage or config.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clock::SystemClock;
+use crate::config::{self, Config, ConfigError};
+use crate::ingest::{Filed, Incoming, Ingester, Origin, Status, Summary};
+use crate::source;
+use crate::store::Store;
+use crate::store::views::{self, TicketFilter, TicketView};
+
+/// Messages filed per transaction by `ingest`.
+const BATCH: usize = 256;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "postdesk",
+    version,
+    about = "Turns support mailboxes into a well-run email channel"
+)]
+pub struct Cli {
+    /// Config file [default: /etc/postdesk/postdesk.toml if it exists, else built-in defaults]
+    #[arg(long, global = true, env = "POSTDESK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SQLite database, overriding the config's `database`
+    #[arg(long, global = true, env = "POSTDESK_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// File messages from .eml files, Maildir folders, mbox files or stdin (`-`)
+    Ingest {
+        /// Files or folders to read; `-` reads one message from stdin
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Treat the messages as arriving in this configured mailbox (its default queue)
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tickets
+    Tickets {
+        #[arg(long)]
+        queue: Option<String>,
+        /// new, acknowledged, answered, pending, closed or ignored
+        #[arg(long)]
+        status: Option<String>,
+        /// Only tickets that missed their response target
+        #[arg(long)]
+        breached: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its messages and events
+    Ticket {
+        /// Ticket reference, e.g. 1042 or #1042
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything a customer wrote and what happened since
+    Customer {
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config and say what is wrong, key by key
+    CheckConfig,
+}
+
+/// Errors that mean "fix your command line or config" (exit 2) rather than a runtime failure.
+#[derive(Debug, thiserror::Error)]
+enum UsageError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("postdesk: {error:#}");
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Under systemd the journal stamps each line itself.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    match (format, journal) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.with_ansi(false).without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, UsageError> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None if Path::new(config::DEFAULT_CONFIG).exists() => {
+            Config::load(Path::new(config::DEFAULT_CONFIG))?
+        }
+        None => Config::builtin(),
+    };
+    if let Some(db) = &cli.db {
+        config.database = db.clone();
+    }
+    Ok(config)
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.database, config.token_key_file.as_deref()).with_context(|| {
+        format!("cannot use the database (set `database` in the config or pass --db PATH)")
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::CheckConfig => {
+            let source = match &cli.config {
+                Some(path) => path.display().to_string(),
+                None if Path::new(config::DEFAULT_CONFIG).exists() => config::DEFAULT_CONFIG.into(),
+                None => "built-in defaults".into(),
+            };
+            println!(
+                "{source}: OK — {} mailbox(es), {} queue(s), {} rule(s), database {}",
+                config.mailboxes.len(),
+                config.queues.len(),
+                config.rules.len(),
+                config.database.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest {
+            paths,
+            mailbox,
+            json,
+        } => {
+            if let Some(name) = &mailbox
+                && config.mailbox(name).is_none()
+            {
+                return Err(UsageError::Invalid(format!(
+                    "--mailbox {name}: no such mailbox in the config"
+                ))
+                .into());
+            }
+            let mut store = open_store(&config)?;
+            let summary = ingest_paths(&config, &mut store, &paths, mailbox)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "ingested {}, duplicates {}, quarantined {}, failed {}",
+                    summary.ingested, summary.duplicates, summary.quarantined, summary.failed
+                );
+            }
+            Ok(if summary.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Tickets {
+            queue,
+            status,
+            breached,
+            json,
+        } => {
+            if let Some(status) = &status
+                && Status::parse(status).is_none()
+            {
+                return Err(UsageError::Invalid(format!(
+                    "--status {status}: use new, acknowledged, answered, pending, closed or ignored"
+                ))
+                .into());
+            }
+            let store = open_store(&config)?;
+            let tickets = views::list_tickets(
+                store.connection(),
+                &TicketFilter {
+                    queue,
+                    status,
+                    breached,
+                    customer: None,
+                },
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tickets)?);
+            } else {
+                print_ticket_table(&tickets)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ticket { reference, json } => {
+            let number: i64 = reference.trim_start_matches('#').parse().map_err(|_| {
+                UsageError::Invalid(format!(
+                    "\"{reference}\" is not a ticket reference like 1042"
+                ))
+            })?;
+            let store = open_store(&config)?;
+            let Some(detail) = views::ticket_detail(store.connection(), number)? else {
+                bail!("no ticket #{number}");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&detail)?);
+            } else {
+                print_ticket(&detail)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Customer { address, json } => {
+            let store = open_store(&config)?;
+            let customer = views::customer(store.connection(), &address)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&customer)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "{}{}: {} message(s), {} ticket(s), {} open",
+                    customer.address,
+                    customer
+                        .name
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
+                    customer.message_count,
+                    customer.tickets.len(),
+                    customer.open_tickets
+                )?;
+                if let (Some(first), Some(last)) =
+                    (&customer.first_contact_at, &customer.last_contact_at)
+                {
+                    writeln!(out, "first contact {first}, last contact {last}")?;
+                }
+                drop(out);
+                if !customer.tickets.is_empty() {
+                    print_ticket_table(&customer.tickets)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs the pipeline over every path, in batches.
+pub fn ingest_paths(
+    config: &Config,
+    store: &mut Store,
+    paths: &[PathBuf],
+    mailbox: Option<String>,
+) -> Result<Summary> {
+    let clock = SystemClock;
+    let ingester = Ingester {
+        config,
+        clock: &clock,
+    };
+    let mut summary = Summary::default();
+    let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH);
+    let mut failure: Option<anyhow::Error> = None;
+    let mut flush = |batch: &mut Vec<Incoming>, summary: &mut Summary| -> Result<()> {
+        let filed = ingester.ingest_batch(store, batch, summary)?;
+        for (incoming, filed) in batch.iter().zip(&filed) {
+            report(incoming, filed);
+        }
+        batch.clear();
+        Ok(())
+    };
+    for path in paths {
+        let result = source::read_path(path, &mut |item| {
+            if failure.is_some() {
+                return;
+            }
+            match item.raw {
+                Ok(raw) => {
+                    batch.push(Incoming {
+                        raw,
+                        origin: Origin {
+                            mailbox: mailbox.clone(),
+                            location: item.location,
+                        },
+                    });
+                    if batch.len() >= BATCH
+                        && let Err(e) = flush(&mut batch, &mut summary)
+                    {
+                        failure = Some(e);
+                    }
+                }
+                Err(reason) => {
+                    tracing::error!("{reason}");
+                    summary.failed += 1;
+                }
+            }
+        });
+        if let Err(error) = result {
+            tracing::error!("{error}");
+            summary.failed += 1;
+        }
+        if let Some(error) = failure.take() {
+            return Err(error);
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut summary)?;
+    }
+    Ok(summary)
+}
+
+fn report(incoming: &Incoming, filed: &Filed) {
+    let location = &incoming.origin.location;
+    match filed {
+        Filed::Stored {
+            ticket,
+            new_ticket,
+            kind,
+            unparsed,
+        } => {
+            let reference = crate::store::reference(*ticket);
+            if *unparsed {
+                tracing::warn!(source = %location, ticket = reference, "stored unparsed: see `postdesk ticket {reference}`");
+            } else {
+                tracing::debug!(source = %location, ticket = reference, new_ticket, kind = kind.as_str(), "filed");
+            }
+        }
+        Filed::Duplicate(ticket) => {
+            tracing::debug!(source = %location, ticket = crate::store::reference(*ticket), "already stored");
+        }
+        Filed::Failed(_) => {}
+    }
+}
+
+fn print_ticket_table(tickets: &[TicketView]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<7} {:<12} {:<10} {:<7} {:<17} {:<28} SUBJECT",
+        "REF", "STATUS", "QUEUE", "PRIO", "DUE", "CUSTOMER"
+    )?;
+    for t in tickets {
+        let mut flags = String::new();
+        if t.breached {
+            flags.push_str("[BREACHED] ");
+        }
+        if t.unparsed {
+            flags.push_str("[UNPARSED] ");
+        }
+        writeln!(
+            out,
+            "{:<7} {:<12} {:<10} {:<7} {:<17} {:<28} {}{}",
+            format!("#{}", t.reference),
+            t.status,
+            clip(&t.queue, 10),
+            t.priority,
+            t.due_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_else(|| "-".into()),
+            clip(
+                if t.customer.is_empty() {
+                    "(unknown)"
+                } else {
+                    &t.customer
+                },
+                28
+            ),
+            flags,
+            clip(&t.subject, 60)
+        )?;
+    }
+    writeln!(out, "{} ticket(s)", tickets.len())?;
+    Ok(())
+}
+
+fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
+    let t = &detail.ticket;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "#{} {}", t.reference, t.subject)?;
+    writeln!(
+        out,
+        "status {}  queue {}  priority {}  category {}  language {}{}{}",
+        t.status,
+        t.queue,
+        t.priority,
+        t.category.as_deref().unwrap_or("-"),
+        t.language.as_deref().unwrap_or("-"),
+        if t.breached { "  BREACHED" } else { "" },
+        if t.unparsed { "  UNPARSED" } else { "" },
+    )?;
+    writeln!(
+        out,
+        "customer {}  created {}  due {}  first response {}",
+        if t.customer.is_empty() {
+            "(unknown)"
+        } else {
+            &t.customer
+        },
+        t.created_at.as_deref().unwrap_or("-"),
+        t.due_at.as_deref().unwrap_or("-"),
+        t.first_response_at.as_deref().unwrap_or("-"),
+    )?;
+    writeln!(out, "participants {}", detail.participants.join(", "))?;
+    for m in &detail.messages {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "--- {} from {} at {}{}",
+            m.kind,
+            m.from.as_deref().unwrap_or("(unknown)"),
+            m.received_at.as_deref().unwrap_or("-"),
+            m.threaded_by
+                .as_deref()
+                .map(|v| format!(" (threaded by {v})"))
+                .unwrap_or_default()
+        )?;
+        writeln!(out, "Subject: {}", m.subject)?;
+        if let Some(error) = &m.parse_error {
+            writeln!(out, "(not parsed: {error}; {} bytes kept)", m.size)?;
+        }
+        for a in &m.attachments {
+            writeln!(
+                out,
+                "[attachment {} {} {} bytes]",
+                a.name.as_deref().unwrap_or("(unnamed)"),
+                a.content_type,
+                a.size
+            )?;
+        }
+        for line in m.text.lines().take(20) {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "events:")?;
+    for e in &detail.events {
+        writeln!(
+            out,
+            "  {} {:<14} {}",
+            e.at.as_deref().unwrap_or("-"),
+            e.kind,
+            e.detail
+        )?;
+    }
+    Ok(())
+}
+
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
+        clipped.push('…');
+        clipped
+    }
+}

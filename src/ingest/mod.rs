@@ -1,0 +1,659 @@
+//! The one ingest pipeline, whatever the source: parse → deduplicate → classify → route →
+//! thread → decide. [`decide`] is pure (bytes + config + store lookups → a [`Decision`]);
+//! [`Ingester`] is the edge that applies decisions to the store in batched transactions.
+
+pub mod classify;
+pub mod language;
+pub mod parse;
+pub mod route;
+pub mod thread;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use jiff::Timestamp;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::sla;
+use crate::store::{Store, StoreError};
+use classify::{Author, AutoKind};
+use parse::{Attachment, Parsed};
+use thread::{Threading, Via};
+
+/// A ticket's row id (its public reference is [`crate::store::reference`] of it).
+pub type TicketId = i64;
+
+/// The store queries the pipeline needs; implemented by the store on a live transaction,
+/// so messages earlier in the same batch are seen.
+pub trait Lookup {
+    /// The ticket holding a message with this deduplication key.
+    fn ticket_by_dedup_key(&self, key: &str) -> rusqlite::Result<Option<TicketId>>;
+    fn ticket_by_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>>;
+    fn ticket_by_message_id(&self, message_id: &str) -> rusqlite::Result<Option<TicketId>>;
+    fn ticket_by_ref(&self, reference: i64) -> rusqlite::Result<Option<TicketId>>;
+    fn is_participant(&self, ticket: TicketId, address: &str) -> rusqlite::Result<bool>;
+    /// The most recent ticket with this participant and normalised subject active since `since`.
+    fn recent_ticket_by_subject(
+        &self,
+        address: &str,
+        normalized_subject: &str,
+        since: i64,
+    ) -> rusqlite::Result<Option<TicketId>>;
+    fn ticket_state(&self, ticket: TicketId) -> rusqlite::Result<TicketState>;
+    /// Acknowledgements scheduled to this address since `since`.
+    fn acks_to_since(&self, address: &str, since: i64) -> rusqlite::Result<u32>;
+}
+
+/// What the pipeline needs to know of an existing ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketState {
+    pub status: Status,
+    pub queue: String,
+    pub waiting_since: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New,
+    Acknowledged,
+    Answered,
+    Pending,
+    Closed,
+    Ignored,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Acknowledged => "acknowledged",
+            Status::Answered => "answered",
+            Status::Pending => "pending",
+            Status::Closed => "closed",
+            Status::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::New,
+            Status::Acknowledged,
+            Status::Answered,
+            Status::Pending,
+            Status::Closed,
+            Status::Ignored,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Waiting for an agent.
+    fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::Acknowledged)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    FollowUp,
+    AgentReply,
+    AutoReply,
+    Bounce,
+    List,
+    Spam,
+    Loop,
+    Outside,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Request => "request",
+            Kind::FollowUp => "follow_up",
+            Kind::AgentReply => "agent_reply",
+            Kind::AutoReply => "auto_reply",
+            Kind::Bounce => "bounce",
+            Kind::List => "list",
+            Kind::Spam => "spam",
+            Kind::Loop => "loop",
+            Kind::Outside => "outside",
+        }
+    }
+
+    fn automatic(kind: AutoKind) -> Kind {
+        match kind {
+            AutoKind::Loop => Kind::Loop,
+            AutoKind::Spam => Kind::Spam,
+            AutoKind::Bounce => Kind::Bounce,
+            AutoKind::List => Kind::List,
+            AutoKind::AutoReply => Kind::AutoReply,
+        }
+    }
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The configured mailbox it arrived in; decides the default queue.
+    pub mailbox: Option<String>,
+    /// Human-readable location: a file path, `maildir:/x/cur/...`, `imap:support/INBOX/42`.
+    pub location: String,
+}
+
+/// Everything the store needs to file one message.
+#[derive(Debug)]
+pub struct Decision {
+    pub message: MessageRecord,
+    pub placement: Placement,
+    /// Event log lines for the ticket: (type, detail).
+    pub events: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug)]
+pub struct MessageRecord {
+    pub dedup_key: String,
+    pub message_id: Option<String>,
+    pub kind: Kind,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub received_at: i64,
+    pub language: Option<String>,
+    pub text: String,
+    pub headers: Vec<(String, String)>,
+    pub attachments: Vec<Attachment>,
+    pub source: String,
+    pub threaded_by: Option<Via>,
+    pub parse_error: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Placement {
+    New(NewTicket),
+    Existing {
+        ticket: TicketId,
+        update: TicketUpdate,
+    },
+}
+
+#[derive(Debug)]
+pub struct NewTicket {
+    pub status: Status,
+    pub queue: String,
+    pub category: Option<String>,
+    pub priority: &'static str,
+    pub labels: Vec<String>,
+    pub language: Option<String>,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub subject: String,
+    pub normalized_subject: String,
+    pub unparsed: bool,
+    pub participants: Vec<String>,
+    pub waiting: Option<Waiting>,
+    pub ack: Option<Ack>,
+}
+
+#[derive(Debug, Default)]
+pub struct TicketUpdate {
+    pub status: Option<Status>,
+    pub waiting: WaitingChange,
+    /// The agent's answer time, recorded as first response if there was none.
+    pub answered_at: Option<i64>,
+    pub cancel_pending_ack: bool,
+    pub ack: Option<Ack>,
+    pub participants: Vec<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum WaitingChange {
+    #[default]
+    Keep,
+    Start(Waiting),
+    Stop,
+}
+
+/// A period in which the ticket awaits an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    pub since: i64,
+    pub due_at: i64,
+}
+
+/// An acknowledgement to schedule through the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub to: String,
+    pub due_at: i64,
+}
+
+/// The result of one message through [`decide`].
+#[derive(Debug)]
+pub enum Outcome {
+    Store(Box<Decision>),
+    Duplicate(TicketId),
+}
+
+/// Runs the pipeline on one message. Never panics on any input; a store error is the only
+/// failure.
+pub fn decide<L: Lookup>(
+    raw: &[u8],
+    origin: &Origin,
+    config: &Config,
+    lookup: &L,
+    now: Timestamp,
+) -> rusqlite::Result<Outcome> {
+    // mail-parser promises never to panic; should it ever, the message is kept, unparsed.
+    let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse(raw, &config.ingest)))
+        .unwrap_or_else(|_| parse::unparsed(raw, "the MIME parser failed on this message".into()));
+    if let Some(ticket) = lookup.ticket_by_dedup_key(&parsed.dedup_key)? {
+        return Ok(Outcome::Duplicate(ticket));
+    }
+    let now_s = now.as_second();
+    let default_queue = origin
+        .mailbox
+        .as_deref()
+        .and_then(|m| config.mailbox(m))
+        .map(|m| m.queue.as_str())
+        .unwrap_or_else(|| config.default_queue());
+    let mut message = MessageRecord {
+        dedup_key: parsed.dedup_key.clone(),
+        message_id: parsed.message_id.clone(),
+        kind: Kind::Request,
+        from: parsed.from.clone(),
+        from_name: parsed.from_name.clone(),
+        to: parsed.to.clone(),
+        cc: parsed.cc.clone(),
+        subject: parsed.subject.clone(),
+        date: parsed.date,
+        received_at: now_s,
+        language: None,
+        text: parsed.text.clone(),
+        headers: parsed.headers.clone(),
+        attachments: parsed.attachments.clone(),
+        source: origin.location.clone(),
+        threaded_by: None,
+        parse_error: parsed.unparsed.clone(),
+    };
+
+    if let Some(reason) = &parsed.unparsed {
+        let queue = config.queue(default_queue).unwrap_or(&config.queues[0]);
+        let waiting = Waiting {
+            since: now_s,
+            due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
+        };
+        return Ok(Outcome::Store(Box::new(Decision {
+            message,
+            placement: Placement::New(NewTicket {
+                status: Status::New,
+                queue: queue.name.clone(),
+                category: None,
+                priority: "normal",
+                labels: Vec::new(),
+                language: None,
+                customer: String::new(),
+                customer_name: None,
+                subject: "(unparsed message)".into(),
+                normalized_subject: String::new(),
+                unparsed: true,
+                participants: Vec::new(),
+                waiting: Some(waiting),
+                ack: None,
+            }),
+            events: vec![
+                (
+                    "created",
+                    format!("unparsed message from {}", origin.location),
+                ),
+                (
+                    "warning",
+                    format!("stored without parsing: {reason}; not acknowledged"),
+                ),
+            ],
+        })));
+    }
+
+    let author = classify::classify(&parsed, config);
+    message.language = language::detect(
+        parsed.content_language.as_deref(),
+        &parsed.subject,
+        &parsed.text,
+    );
+    let window_start = now_s - config.ingest.thread_window.as_secs() as i64;
+    let threading = thread::find_ticket(&parsed, config, lookup, window_start)?;
+    let mut events = Vec::new();
+    let ticket = match threading {
+        Threading::Found(ticket, via) => {
+            message.threaded_by = Some(via);
+            Some(ticket)
+        }
+        Threading::StrangerTag(ticket) => {
+            events.push((
+                "warning",
+                format!(
+                    "subject names ticket {} but {} is not one of its participants: opened a new ticket",
+                    crate::store::reference(ticket),
+                    parsed.from.as_deref().unwrap_or("the sender")
+                ),
+            ));
+            None
+        }
+        Threading::None => None,
+    };
+    let participants = participants_of(&parsed, config);
+
+    let placement = match (ticket, &author) {
+        (Some(ticket), Author::Automatic(kind, reason)) => {
+            message.kind = Kind::automatic(*kind);
+            events.push((
+                "message",
+                format!(
+                    "{} ({reason}) via {}",
+                    message.kind.as_str(),
+                    via_name(&message)
+                ),
+            ));
+            Placement::Existing {
+                ticket,
+                update: TicketUpdate::default(),
+            }
+        }
+        (Some(ticket), Author::Agent) => {
+            message.kind = Kind::AgentReply;
+            let state = lookup.ticket_state(ticket)?;
+            let mut update = TicketUpdate {
+                participants: Vec::new(),
+                ..TicketUpdate::default()
+            };
+            if state.status.is_open() {
+                update.status = Some(Status::Answered);
+                update.waiting = WaitingChange::Stop;
+                update.answered_at = Some(now_s);
+                update.cancel_pending_ack = true;
+                events.push((
+                    "answered",
+                    format!(
+                        "by {} via {}",
+                        parsed.from.as_deref().unwrap_or("?"),
+                        via_name(&message)
+                    ),
+                ));
+            } else {
+                events.push((
+                    "message",
+                    format!("agent message via {}", via_name(&message)),
+                ));
+            }
+            Placement::Existing { ticket, update }
+        }
+        (Some(ticket), Author::Customer) => {
+            message.kind = Kind::FollowUp;
+            let state = lookup.ticket_state(ticket)?;
+            let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
+            let mut update = TicketUpdate {
+                participants,
+                language: message.language.clone(),
+                ..TicketUpdate::default()
+            };
+            let waiting = Waiting {
+                since: now_s,
+                due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
+            };
+            match state.status {
+                Status::New | Status::Acknowledged if state.waiting_since.is_some() => {
+                    events.push(("message", format!("follow-up via {}", via_name(&message))));
+                }
+                Status::Closed | Status::Ignored => {
+                    update.status = Some(Status::New);
+                    update.waiting = WaitingChange::Start(waiting);
+                    update.ack = plan_ack(&parsed, config, queue, lookup, now)?
+                        .map_err(|reason| events.push(("ack_suppressed", reason)))
+                        .ok();
+                    events.push((
+                        "reopened",
+                        format!(
+                            "customer wrote again (was {}), via {}",
+                            state.status.as_str(),
+                            via_name(&message)
+                        ),
+                    ));
+                }
+                _ => {
+                    update.status = Some(Status::New);
+                    update.waiting = WaitingChange::Start(waiting);
+                    events.push((
+                        "message",
+                        format!(
+                            "follow-up via {}: waiting for an agent again",
+                            via_name(&message)
+                        ),
+                    ));
+                }
+            }
+            Placement::Existing { ticket, update }
+        }
+        (None, author) => {
+            let route = route::route(&parsed, config, default_queue);
+            let queue = config.queue(&route.queue).unwrap_or(&config.queues[0]);
+            let mut status = Status::New;
+            let mut waiting = Some(Waiting {
+                since: now_s,
+                due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
+            });
+            let mut ack = None;
+            match author {
+                Author::Automatic(kind, reason) => {
+                    message.kind = Kind::automatic(*kind);
+                    status = Status::Ignored;
+                    waiting = None;
+                    events.push((
+                        "created",
+                        format!("{} ({reason}): ignored", message.kind.as_str()),
+                    ));
+                }
+                Author::Agent | Author::Customer => {
+                    if let Some(rule) = route.ignored_by {
+                        status = Status::Ignored;
+                        waiting = None;
+                        events.push(("created", format!("ignored by rule[{rule}]")));
+                    } else {
+                        events.push((
+                            "created",
+                            match route.rule {
+                                Some(rule) => {
+                                    format!("request routed to {} by rule[{rule}]", route.queue)
+                                }
+                                None => format!("request filed in {}", route.queue),
+                            },
+                        ));
+                        match plan_ack(&parsed, config, queue, lookup, now)? {
+                            Ok(planned) => ack = Some(planned),
+                            Err(reason) => events.push(("ack_suppressed", reason)),
+                        }
+                    }
+                }
+            }
+            let subject = if parsed.subject.is_empty() {
+                "(no subject)".to_string()
+            } else {
+                parsed.subject.clone()
+            };
+            Placement::New(NewTicket {
+                status,
+                queue: route.queue,
+                category: route.category,
+                priority: route.priority.as_str(),
+                labels: route.labels,
+                language: message.language.clone(),
+                customer: parsed.from.clone().unwrap_or_default(),
+                customer_name: parsed.from_name.clone(),
+                normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+                subject,
+                unparsed: false,
+                participants,
+                waiting,
+                ack,
+            })
+        }
+    };
+    Ok(Outcome::Store(Box::new(Decision {
+        message,
+        placement,
+        events,
+    })))
+}
+
+fn via_name(message: &MessageRecord) -> &'static str {
+    message.threaded_by.map(Via::as_str).unwrap_or("-")
+}
+
+/// The people who may later join this ticket by tag or subject: the sender and the other
+/// addressees, never our own mailboxes.
+fn participants_of(parsed: &Parsed, config: &Config) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    for address in parsed.from.iter().chain(&parsed.to).chain(&parsed.cc) {
+        if !address.is_empty() && !config.is_own_address(address) && !people.contains(address) {
+            people.push(address.clone());
+        }
+    }
+    people
+}
+
+/// An acknowledgement for this customer message, or why none may be sent.
+fn plan_ack<L: Lookup>(
+    parsed: &Parsed,
+    config: &Config,
+    queue: &crate::config::Queue,
+    lookup: &L,
+    now: Timestamp,
+) -> rusqlite::Result<Result<Ack, String>> {
+    let Some(to) = parsed.from.clone() else {
+        return Ok(Err("no sender address".into()));
+    };
+    if classify::looks_unattended(&to) {
+        return Ok(Err(format!("{to} looks like an unattended address")));
+    }
+    if parsed
+        .header("Return-Path")
+        .is_some_and(|p| p.trim() == "<>")
+    {
+        return Ok(Err("null return path (automatic mail)".into()));
+    }
+    let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if config
+        .own_domains()
+        .any(|own| own.eq_ignore_ascii_case(domain))
+    {
+        return Ok(Err(format!("{to} is in our own domain")));
+    }
+    let since = now.as_second() - 86_400;
+    let sent = lookup.acks_to_since(&to, since)?;
+    if sent >= queue.policy.ack_daily_cap {
+        return Ok(Err(format!(
+            "{to} already got {sent} acknowledgements in the last day (ack_daily_cap)"
+        )));
+    }
+    let due_at = sla::add(&config.calendar, now, queue.policy.ack_delay).as_second();
+    Ok(Ok(Ack { to, due_at }))
+}
+
+/// Counts of one ingest run, for the summary line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub ingested: u64,
+    pub duplicates: u64,
+    /// Stored as unparsed tickets.
+    pub quarantined: u64,
+    /// Could not be stored at all.
+    pub failed: u64,
+}
+
+/// What happened to one message of a batch.
+#[derive(Debug)]
+pub enum Filed {
+    Stored {
+        ticket: TicketId,
+        new_ticket: bool,
+        kind: Kind,
+        unparsed: bool,
+    },
+    Duplicate(TicketId),
+    Failed(StoreError),
+}
+
+/// A message waiting to go through the pipeline.
+pub struct Incoming {
+    pub raw: Vec<u8>,
+    pub origin: Origin,
+}
+
+/// Applies the pipeline's decisions to the store, one transaction per batch.
+pub struct Ingester<'a> {
+    pub config: &'a Config,
+    pub clock: &'a dyn Clock,
+}
+
+impl Ingester<'_> {
+    /// Files every message of the batch in one transaction, each under its own savepoint so
+    /// that one bad message cannot take the others with it.
+    pub fn ingest_batch(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        summary: &mut Summary,
+    ) -> Result<Vec<Filed>, StoreError> {
+        let mut results = Vec::with_capacity(batch.len());
+        let token_key = store.token_key().to_vec();
+        let mut tx = store.transaction()?;
+        for incoming in batch {
+            let now = self.clock.now();
+            let mut savepoint = tx.savepoint()?;
+            let filed = (|| -> rusqlite::Result<Filed> {
+                let lookup = Store::lookup(&savepoint);
+                match decide(&incoming.raw, &incoming.origin, self.config, &lookup, now)? {
+                    Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
+                    Outcome::Store(decision) => {
+                        let unparsed = decision.message.parse_error.is_some();
+                        let kind = decision.message.kind;
+                        let (ticket, new_ticket) =
+                            Store::apply(&savepoint, &decision, &incoming.raw, &token_key)?;
+                        Ok(Filed::Stored {
+                            ticket,
+                            new_ticket,
+                            kind,
+                            unparsed,
+                        })
+                    }
+                }
+            })();
+            let filed = match filed {
+                Ok(filed) => {
+                    savepoint.commit()?;
+                    filed
+                }
+                Err(error) => {
+                    savepoint.rollback()?;
+                    drop(savepoint);
+                    Filed::Failed(StoreError::from(error))
+                }
+            };
+            match &filed {
+                Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
+                Filed::Stored { .. } => summary.ingested += 1,
+                Filed::Duplicate(_) => summary.duplicates += 1,
+                Filed::Failed(error) => {
+                    tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
+                    summary.failed += 1
+                }
+            }
+            results.push(filed);
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}

@@ -1,0 +1,342 @@
+//! Step 1: bytes → the fields postdesk needs, charset-decoded by mail-parser. A message that
+//! cannot be trusted to parse (too big, NUL bytes, absurd headers, no headers at all) comes
+//! back with `unparsed` set and is still stored.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use sha2::{Digest, Sha256};
+
+use crate::config::IngestLimits;
+
+/// At most this many recipients are kept per message (hostile mail may list 100,000).
+const MAX_RECIPIENTS: usize = 200;
+
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    /// Lower-cased sender address.
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Delivered-To, X-Original-To and Envelope-To: where a plus-address token survives
+    /// even when the visible recipients were rewritten.
+    pub envelope_to: Vec<String>,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub text: String,
+    /// Header names as written, values decoded where mail-parser decodes them.
+    pub headers: Vec<(String, String)>,
+    pub content_language: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// `multipart/report` (a delivery status notification, RFC 3464).
+    pub is_report: bool,
+    /// Why the message was not parsed; the fields above are then empty.
+    pub unparsed: Option<String>,
+    /// Same message, same key: the deduplication key.
+    pub dedup_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: usize,
+}
+
+impl Parsed {
+    /// First value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every address the message was sent to.
+    pub fn recipients(&self) -> impl Iterator<Item = &str> {
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .chain(&self.envelope_to)
+            .map(String::as_str)
+    }
+}
+
+pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
+    if let Some(reason) = refuse(raw, limits) {
+        return unparsed(raw, reason);
+    }
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return unparsed(raw, "mail-parser found no message in it".into());
+    };
+    if message.from().is_none()
+        && message.message_id().is_none()
+        && message.subject().is_none()
+        && message.date().is_none()
+    {
+        return unparsed(
+            raw,
+            "no From, Message-ID, Subject or Date header: not an email".into(),
+        );
+    }
+
+    let from = message.from().and_then(|a| a.first());
+    let mut parsed = Parsed {
+        message_id: message
+            .message_id()
+            .map(clean_id)
+            .filter(|id| !id.is_empty()),
+        in_reply_to: id_list(message.in_reply_to()),
+        references: id_list(message.references()),
+        from: from.and_then(|a| a.address()).map(normalize_address),
+        from_name: from.and_then(|a| a.name()).map(one_line),
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
+        envelope_to: Vec::new(),
+        subject: message.subject().map(one_line).unwrap_or_default(),
+        date: message.date().map(|d| d.to_timestamp()),
+        text: message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        headers: Vec::with_capacity(message.headers().len()),
+        content_language: message
+            .content_language()
+            .as_text_list()
+            .and_then(|l| l.first().map(|s| s.to_string()))
+            .or_else(|| message.content_language().as_text().map(str::to_string)),
+        attachments: message
+            .attachments()
+            .map(|part| Attachment {
+                name: part.attachment_name().map(one_line),
+                content_type: part
+                    .content_type()
+                    .map(|ct| match ct.subtype() {
+                        Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                        None => ct.ctype().to_string(),
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".into())
+                    .to_ascii_lowercase(),
+                size: part.contents().len(),
+            })
+            .collect(),
+        is_report: message.is_content_type("multipart", "report"),
+        unparsed: None,
+        dedup_key: String::new(),
+    };
+    for header in message.headers() {
+        let name = header.name();
+        let value = match header.value() {
+            HeaderValue::Text(text) => one_line(text),
+            HeaderValue::TextList(list) => one_line(&list.join(", ")),
+            _ => {
+                let start = header.offset_start() as usize;
+                let end = header.offset_end() as usize;
+                one_line(&String::from_utf8_lossy(
+                    raw.get(start..end).unwrap_or_default(),
+                ))
+            }
+        };
+        if ["delivered-to", "x-original-to", "envelope-to"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            parsed
+                .envelope_to
+                .push(normalize_address(value.trim_matches(['<', '>', ' '])));
+        }
+        parsed.headers.push((name.to_string(), value));
+    }
+    parsed.dedup_key = match &parsed.message_id {
+        // The same Message-ID from the same sender at the same time is the same message,
+        // whichever folder or server re-delivered it (its bytes may differ in trace headers).
+        Some(id) => digest(&[
+            id.as_bytes(),
+            parsed.from.as_deref().unwrap_or("").as_bytes(),
+            parsed.header("Date").unwrap_or("").as_bytes(),
+        ]),
+        None => digest(&[raw]),
+    };
+    parsed
+}
+
+fn refuse(raw: &[u8], limits: &IngestLimits) -> Option<String> {
+    if raw.len() > limits.max_message_bytes {
+        return Some(format!(
+            "message is {} bytes, over the limit of {} (ingest.max_message_bytes)",
+            raw.len(),
+            limits.max_message_bytes
+        ));
+    }
+    if raw.contains(&0) {
+        return Some("message contains NUL bytes".into());
+    }
+    let header_lines = count_header_lines(raw, limits.max_header_lines);
+    if header_lines > limits.max_header_lines {
+        return Some(format!(
+            "message has more than {} header lines (ingest.max_header_lines)",
+            limits.max_header_lines
+        ));
+    }
+    None
+}
+
+/// Lines before the first empty one, counting no further than just past `limit`.
+fn count_header_lines(raw: &[u8], limit: usize) -> usize {
+    let mut count = 0;
+    for line in raw.split(|&b| b == b'\n') {
+        if line.is_empty() || line == b"\r" || count > limit {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// A message kept as raw bytes only, with the reason.
+pub fn unparsed(raw: &[u8], reason: String) -> Parsed {
+    Parsed {
+        unparsed: Some(reason),
+        dedup_key: digest(&[raw]),
+        ..Parsed::default()
+    }
+}
+
+fn digest(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let hash = hasher.finalize();
+    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Message-IDs as stored: without angle brackets or whitespace.
+pub fn clean_id(id: &str) -> String {
+    id.trim().trim_matches(['<', '>']).trim().to_string()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    let ids: Vec<String> = match value {
+        HeaderValue::Text(id) => vec![clean_id(id)],
+        HeaderValue::TextList(ids) => ids.iter().map(|id| clean_id(id)).collect(),
+        _ => Vec::new(),
+    };
+    ids.into_iter()
+        .filter(|id| !id.is_empty())
+        .take(100)
+        .collect()
+}
+
+fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
+    address
+        .map(|a| {
+            a.iter()
+                .filter_map(|addr| addr.address())
+                .map(normalize_address)
+                .take(MAX_RECIPIENTS)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn normalize_address(address: &str) -> String {
+    one_line(address).trim().to_lowercase()
+}
+
+/// Header-derived text never carries line breaks or control characters onwards.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = false;
+    for c in text.chars() {
+        if c.is_control() || c.is_whitespace() {
+            if !last_space && !out.is_empty() {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> IngestLimits {
+        IngestLimits::default()
+    }
+
+    #[test]
+    fn koi8r_subject_and_body() {
+        let mut raw = b"From: a@b.example\r\nSubject: =?koi8-r?B?8NLJ18XU?=\r\nMessage-ID: <x@y>\r\nContent-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+        raw.extend_from_slice(&[0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]);
+        let parsed = parse(&raw, &limits());
+        assert_eq!(parsed.subject, "Привет");
+        assert_eq!(parsed.text.trim(), "Привет");
+        assert_eq!(parsed.message_id.as_deref(), Some("x@y"));
+    }
+
+    #[test]
+    fn header_values_lose_line_breaks() {
+        let raw = b"From: \"Evil\r\n Name\" <EVIL@Example.COM>\r\nSubject: a\r\n b\r\n\r\nbody";
+        let parsed = parse(raw, &limits());
+        assert_eq!(parsed.from.as_deref(), Some("evil@example.com"));
+        assert_eq!(parsed.subject, "a b");
+        assert!(
+            parsed
+                .headers
+                .iter()
+                .all(|(_, v)| !v.contains(['\r', '\n']))
+        );
+    }
+
+    #[test]
+    fn refuses_nul_bytes_and_header_floods() {
+        let parsed = parse(b"From: a@b.c\r\nSubject: x\0y\r\n\r\nhi", &limits());
+        assert!(parsed.unparsed.unwrap().contains("NUL"));
+        let mut flood = String::new();
+        for i in 0..10_000 {
+            flood.push_str(&format!("X-H{i}: v\r\n"));
+        }
+        flood.push_str("\r\nbody");
+        let parsed = parse(flood.as_bytes(), &limits());
+        assert!(
+            parsed
+                .unparsed
+                .unwrap()
+                .contains("more than 2000 header lines")
+        );
+    }
+
+    #[test]
+    fn refuses_oversized() {
+        let small = IngestLimits {
+            max_message_bytes: 10,
+            ..limits()
+        };
+        let parsed = parse(b"From: a@b.c\r\n\r\nmore than ten", &small);
+        assert!(parsed.unparsed.unwrap().contains("over the limit"));
+    }
+
+    #[test]
+    fn same_message_same_key_despite_trace_headers() {
+        let a = parse(b"Received: by a\r\nFrom: a@b.c\r\nDate: Mon, 16 Nov 2026 09:00:00 +0000\r\nMessage-ID: <m@b.c>\r\n\r\nx", &limits());
+        let b = parse(b"Received: by b\r\nReceived: by a\r\nFrom: a@b.c\r\nDate: Mon, 16 Nov 2026 09:00:00 +0000\r\nMessage-ID: <m@b.c>\r\n\r\nx", &limits());
+        assert_eq!(a.dedup_key, b.dedup_key);
+        let other = parse(
+            b"From: z@b.c\r\nDate: Mon, 16 Nov 2026 09:00:00 +0000\r\nMessage-ID: <m@b.c>\r\n\r\nx",
+            &limits(),
+        );
+        assert_ne!(a.dedup_key, other.dedup_key);
+    }
+}

@@ -1,0 +1,14 @@
+//! postdesk: support mailboxes → tickets, queues, acknowledgements and response targets.
+//!
+//! A message goes `source` (or IMAP) → `ingest` (parse, classify, route, thread, decide) →
+//! `store`; deadlines are computed by `sla` on the `config` calendar.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod ingest;
+pub mod sla;
+pub mod source;
+pub mod store;

@@ -1,0 +1,204 @@
+//! Local sources for `postdesk ingest`: .eml files, Maildir folders, mbox files and stdin.
+//! Each yields raw messages with a location; a file that cannot be read is reported and the
+//! rest carry on.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One message read from a source, or why it could not be read.
+pub struct Item {
+    pub location: String,
+    pub raw: Result<Vec<u8>, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+}
+
+/// Reads every message under `path` (`-` is stdin) and hands each to `sink` in order.
+pub fn read_path(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), SourceError> {
+    let read_error = |source| SourceError::Read {
+        path: path.into(),
+        source,
+    };
+    if path == Path::new("-") {
+        let mut raw = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut raw)
+            .map_err(read_error)?;
+        sink(Item {
+            location: "stdin".into(),
+            raw: Ok(strip_envelope_line(raw)),
+        });
+        return Ok(());
+    }
+    let meta = fs::metadata(path).map_err(read_error)?;
+    if meta.is_dir() {
+        if path.join("cur").is_dir() || path.join("new").is_dir() {
+            for sub in ["new", "cur"] {
+                let dir = path.join(sub);
+                if dir.is_dir() {
+                    for file in sorted_entries(&dir).map_err(read_error)? {
+                        if file.is_file() {
+                            sink(read_file(&file, "maildir:"));
+                        }
+                    }
+                }
+            }
+        } else {
+            for entry in sorted_entries(path).map_err(read_error)? {
+                let hidden = entry
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                if !hidden {
+                    read_path(&entry, sink)?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    if is_mbox(path).map_err(read_error)? {
+        return read_mbox(path, sink).map_err(read_error);
+    }
+    sink(read_file(path, ""));
+    Ok(())
+}
+
+fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut entries = fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<io::Result<Vec<_>>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
+fn read_file(path: &Path, prefix: &str) -> Item {
+    Item {
+        location: format!("{prefix}{}", path.display()),
+        raw: fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn is_mbox(path: &Path) -> io::Result<bool> {
+    let mut head = [0u8; 5];
+    let mut file = fs::File::open(path)?;
+    let n = file.read(&mut head)?;
+    Ok(n == 5 && &head == b"From ")
+}
+
+/// Splits an mbox (mboxo/mboxrd) at its `From ` separator lines and undoes `>From ` quoting.
+fn read_mbox(path: &Path, sink: &mut dyn FnMut(Item)) -> io::Result<()> {
+    let mut reader = BufReader::new(fs::File::open(path)?);
+    let mut line = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    let mut index = 0usize;
+    let mut emit = |raw: Vec<u8>, index: &mut usize| {
+        *index += 1;
+        sink(Item {
+            location: format!("mbox:{}#{}", path.display(), index),
+            raw: Ok(raw),
+        });
+    };
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.starts_with(b"From ") {
+            if let Some(mut raw) = current.take() {
+                trim_separator_blank(&mut raw);
+                emit(raw, &mut index);
+            }
+            current = Some(Vec::new());
+            continue;
+        }
+        let body = current.get_or_insert_with(Vec::new);
+        let quoted = line.iter().position(|&b| b != b'>');
+        match quoted {
+            Some(n) if n > 0 && line[n..].starts_with(b"From ") => {
+                body.extend_from_slice(&line[1..])
+            }
+            _ => body.extend_from_slice(&line),
+        }
+    }
+    if let Some(mut raw) = current {
+        trim_separator_blank(&mut raw);
+        emit(raw, &mut index);
+    }
+    Ok(())
+}
+
+/// The blank line before the next `From ` belongs to the mbox, not the message.
+fn trim_separator_blank(raw: &mut Vec<u8>) {
+    if raw.ends_with(b"\r\n\r\n") {
+        raw.truncate(raw.len() - 2);
+    } else if raw.ends_with(b"\n\n") {
+        raw.truncate(raw.len() - 1);
+    }
+}
+
+/// An MTA piping a message may prefix it with its mbox-style envelope line.
+fn strip_envelope_line(raw: Vec<u8>) -> Vec<u8> {
+    if raw.starts_with(b"From ") {
+        if let Some(end) = raw.iter().position(|&b| b == b'\n') {
+            return raw[end + 1..].to_vec();
+        }
+    }
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(path: &Path) -> Vec<Item> {
+        let mut items = Vec::new();
+        read_path(path, &mut |item| items.push(item)).unwrap();
+        items
+    }
+
+    #[test]
+    fn mbox_is_split_and_unquoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("box.mbox");
+        fs::write(
+            &path,
+            "From a@b Mon Nov 16 09:00:00 2026\nSubject: one\n\n>From the start\nbody\n\nFrom c@d Mon Nov 16 10:00:00 2026\nSubject: two\n\nsecond\n",
+        )
+        .unwrap();
+        let items = collect(&path);
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0].raw.as_ref().unwrap(),
+            b"Subject: one\n\nFrom the start\nbody\n"
+        );
+        assert_eq!(items[1].raw.as_ref().unwrap(), b"Subject: two\n\nsecond\n");
+        assert!(items[1].location.ends_with("#2"));
+    }
+
+    #[test]
+    fn maildir_reads_new_then_cur() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        fs::write(dir.path().join("cur/1.host:2,S"), "Subject: old\n\nx").unwrap();
+        fs::write(dir.path().join("new/2.host"), "Subject: new\n\nx").unwrap();
+        fs::write(dir.path().join("tmp/3.host"), "Subject: partial\n\nx").unwrap();
+        let items = collect(dir.path());
+        let locations: Vec<_> = items.iter().map(|i| i.location.clone()).collect();
+        assert_eq!(items.len(), 2, "{locations:?}");
+        assert!(locations[0].contains("new/2.host"));
+        assert!(locations[1].contains("cur/1.host"));
+    }
+
+    #[test]
+    fn missing_path_is_an_error() {
+        let err = read_path(Path::new("/nonexistent/x.eml"), &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/x.eml"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Versioned schema. Each step runs once, in order, tracked by `PRAGMA user_version`.
+//! Never edit a released step: add a new one.
+
+use rusqlite_migration::{M, Migrations};
+
+const V1: &str = r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+
+-- A conversation with one customer. The public reference is id + 999, so the first is #1000.
+CREATE TABLE tickets (
+    id                 INTEGER PRIMARY KEY,
+    token              TEXT UNIQUE,
+    status             TEXT NOT NULL CHECK (status IN ('new','acknowledged','answered','pending','closed','ignored')),
+    queue              TEXT NOT NULL,
+    category           TEXT,
+    priority           TEXT NOT NULL,
+    labels             TEXT NOT NULL DEFAULT '[]',
+    language           TEXT,
+    customer           TEXT NOT NULL,
+    customer_name      TEXT,
+    subject            TEXT NOT NULL,
+    normalized_subject TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    last_message_at    INTEGER NOT NULL,
+    ack_sent_at        INTEGER,
+    first_response_at  INTEGER,
+    waiting_since      INTEGER,
+    due_at             INTEGER,
+    breached           INTEGER NOT NULL DEFAULT 0,
+    unparsed           INTEGER NOT NULL DEFAULT 0,
+    message_count      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tickets_queue_status ON tickets (queue, status);
+CREATE INDEX tickets_customer ON tickets (customer);
+CREATE INDEX tickets_due ON tickets (due_at) WHERE due_at IS NOT NULL AND breached = 0;
+
+-- Everyone who wrote on a ticket or was addressed by its customer: only they may join it
+-- through a subject tag or a subject match.
+CREATE TABLE participants (
+    ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+    address   TEXT NOT NULL,
+    PRIMARY KEY (address, ticket_id)
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    ticket_id   INTEGER NOT NULL REFERENCES tickets (id),
+    dedup_key   TEXT NOT NULL UNIQUE,
+    message_id  TEXT,
+    kind        TEXT NOT NULL,
+    from_addr   TEXT,
+    from_name   TEXT,
+    to_addrs    TEXT NOT NULL DEFAULT '[]',
+    cc_addrs    TEXT NOT NULL DEFAULT '[]',
+    subject     TEXT NOT NULL DEFAULT '',
+    date        INTEGER,
+    received_at INTEGER NOT NULL,
+    language    TEXT,
+    text        TEXT NOT NULL DEFAULT '',
+    headers     TEXT NOT NULL DEFAULT '[]',
+    source      TEXT NOT NULL,
+    threaded_by TEXT,
+    parse_error TEXT,
+    size        INTEGER NOT NULL,
+    raw         BLOB NOT NULL
+);
+CREATE INDEX messages_ticket ON messages (ticket_id, received_at);
+CREATE INDEX messages_from ON messages (from_addr);
+
+-- Every Message-ID that threads into a ticket: the ones we stored and the ones we sent.
+CREATE TABLE thread_ids (
+    message_id TEXT PRIMARY KEY,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets (id)
+) WITHOUT ROWID;
+
+CREATE TABLE attachments (
+    message_id   INTEGER NOT NULL REFERENCES messages (id),
+    name         TEXT,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL
+);
+CREATE INDEX attachments_message ON attachments (message_id);
+
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+    at        INTEGER NOT NULL,
+    type      TEXT NOT NULL,
+    detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_ticket ON events (ticket_id, id);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the ticket event log is append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the ticket event log is append-only'); END;
+
+-- Side effects still to do, written in the same transaction as their cause.
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    ticket_id  INTEGER REFERENCES tickets (id),
+    kind       TEXT NOT NULL,
+    recipient  TEXT,
+    payload    TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    due_at     INTEGER NOT NULL,
+    status     TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','done','failed','cancelled')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    done_at    INTEGER,
+    result     TEXT
+);
+CREATE INDEX outbox_pending ON outbox (due_at) WHERE status = 'pending';
+CREATE INDEX outbox_ticket ON outbox (ticket_id, kind);
+CREATE INDEX outbox_recipient ON outbox (kind, recipient, created_at);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    subject, text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+BEGIN INSERT INTO messages_fts (rowid, subject, text) VALUES (new.id, new.subject, new.text); END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+BEGIN INSERT INTO messages_fts (messages_fts, rowid, subject, text) VALUES ('delete', old.id, old.subject, old.text); END;
+"#;
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

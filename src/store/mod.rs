@@ -1,0 +1,432 @@
+//! The SQLite store: one writer connection in WAL mode (readers never block it), versioned
+//! migrations on open, and the writes the ingest pipeline decides on.
+
+mod migrations;
+pub mod views;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::Sha256;
+
+use crate::ingest::{Decision, Lookup, Placement, Status, TicketId, TicketState, WaitingChange};
+
+/// Public references start at #1000: ref = id + REF_OFFSET.
+const REF_OFFSET: i64 = 999;
+
+pub fn reference(ticket: TicketId) -> i64 {
+    ticket + REF_OFFSET
+}
+
+pub fn ticket_of_reference(reference: i64) -> TicketId {
+    reference - REF_OFFSET
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the directory for database {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] rusqlite_migration::Error),
+    #[error("cannot read the reply-token key from {path}: {source}")]
+    TokenKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub struct Store {
+    conn: Connection,
+    token_key: Vec<u8>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and runs pending migrations.
+    /// `token_key_file` overrides the reply-token key kept in the database.
+    pub fn open(path: &Path, token_key_file: Option<&Path>) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: path.into(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.into(),
+            source,
+        })?;
+        Store::setup(conn, token_key_file)
+    }
+
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Store::setup(Connection::open_in_memory()?, None)
+    }
+
+    fn setup(mut conn: Connection, token_key_file: Option<&Path>) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        migrations::migrations().to_latest(&mut conn)?;
+        let token_key = match token_key_file {
+            Some(path) => std::fs::read(path).map_err(|source| StoreError::TokenKey {
+                path: path.into(),
+                source,
+            })?,
+            None => stored_token_key(&conn)?,
+        };
+        Ok(Store { conn, token_key })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
+        self.conn.transaction()
+    }
+
+    pub fn token_key(&self) -> &[u8] {
+        &self.token_key
+    }
+
+    /// The pipeline's view of the store through a connection (usually a transaction).
+    pub fn lookup(conn: &Connection) -> Db<'_> {
+        Db(conn)
+    }
+
+    /// Files one decided message. Returns the ticket and whether it is new.
+    pub fn apply(
+        conn: &Connection,
+        decision: &Decision,
+        raw: &[u8],
+        token_key: &[u8],
+    ) -> rusqlite::Result<(TicketId, bool)> {
+        let m = &decision.message;
+        let now = m.received_at;
+        let (ticket, is_new, participants) = match &decision.placement {
+            Placement::New(new) => {
+                let id: TicketId =
+                    conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM tickets", [], |r| {
+                        r.get(0)
+                    })?;
+                conn.prepare_cached(
+                    "INSERT INTO tickets (id, token, status, queue, category, priority, labels,
+                        language, customer, customer_name, subject, normalized_subject, created_at,
+                        last_message_at, waiting_since, due_at, unparsed, message_count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, 1)",
+                )?
+                .execute(params![
+                    id,
+                    reply_token(token_key, id),
+                    new.status.as_str(),
+                    new.queue,
+                    new.category,
+                    new.priority,
+                    serde_json::to_string(&new.labels).unwrap_or_else(|_| "[]".into()),
+                    new.language,
+                    new.customer,
+                    new.customer_name,
+                    new.subject,
+                    new.normalized_subject,
+                    now,
+                    new.waiting.map(|w| w.since),
+                    new.waiting.map(|w| w.due_at),
+                    new.unparsed,
+                ])?;
+                if let Some(ack) = &new.ack {
+                    schedule_ack(conn, id, ack, m, now)?;
+                }
+                (id, true, &new.participants)
+            }
+            Placement::Existing { ticket, update } => {
+                let (mode, since, due) = match update.waiting {
+                    WaitingChange::Keep => (0, None, None),
+                    WaitingChange::Start(w) => (1, Some(w.since), Some(w.due_at)),
+                    WaitingChange::Stop => (2, None, None),
+                };
+                conn.prepare_cached(
+                    "UPDATE tickets SET
+                        last_message_at = max(last_message_at, ?2),
+                        message_count = message_count + 1,
+                        status = coalesce(?3, status),
+                        waiting_since = CASE ?4 WHEN 0 THEN waiting_since WHEN 1 THEN ?5 ELSE NULL END,
+                        due_at = CASE ?4 WHEN 0 THEN due_at WHEN 1 THEN ?6 ELSE NULL END,
+                        first_response_at = coalesce(first_response_at, ?7),
+                        language = coalesce(language, ?8)
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    ticket,
+                    now,
+                    update.status.map(Status::as_str),
+                    mode,
+                    since,
+                    due,
+                    update.answered_at,
+                    update.language,
+                ])?;
+                if update.cancel_pending_ack {
+                    let cancelled = conn
+                        .prepare_cached(
+                            "UPDATE outbox SET status = 'cancelled', done_at = ?2,
+                                result = 'an agent answered first'
+                             WHERE ticket_id = ?1 AND kind = 'acknowledgement' AND status = 'pending'",
+                        )?
+                        .execute(params![ticket, now])?;
+                    if cancelled > 0 {
+                        add_event(
+                            conn,
+                            *ticket,
+                            now,
+                            "ack_cancelled",
+                            "an agent answered first",
+                        )?;
+                    }
+                }
+                if let Some(ack) = &update.ack {
+                    schedule_ack(conn, *ticket, ack, m, now)?;
+                }
+                (*ticket, false, &update.participants)
+            }
+        };
+
+        for address in participants {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO participants (address, ticket_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![address, ticket])?;
+        }
+        let headers = serde_json::to_string(&m.headers).unwrap_or_else(|_| "[]".into());
+        conn.prepare_cached(
+            "INSERT INTO messages (ticket_id, dedup_key, message_id, kind, from_addr, from_name,
+                to_addrs, cc_addrs, subject, date, received_at, language, text, headers, source,
+                threaded_by, parse_error, size, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        )?
+        .execute(params![
+            ticket,
+            m.dedup_key,
+            m.message_id,
+            m.kind.as_str(),
+            m.from,
+            m.from_name,
+            serde_json::to_string(&m.to).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&m.cc).unwrap_or_else(|_| "[]".into()),
+            m.subject,
+            m.date,
+            now,
+            m.language,
+            m.text,
+            headers,
+            m.source,
+            m.threaded_by.map(|v| v.as_str()),
+            m.parse_error,
+            raw.len() as i64,
+            raw,
+        ])?;
+        let message_row = conn.last_insert_rowid();
+        for attachment in &m.attachments {
+            conn.prepare_cached(
+                "INSERT INTO attachments (message_id, name, content_type, size) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                message_row,
+                attachment.name,
+                attachment.content_type,
+                attachment.size as i64
+            ])?;
+        }
+        if let Some(id) = &m.message_id {
+            remember_message_id(conn, id, ticket)?;
+        }
+        for (kind, detail) in &decision.events {
+            add_event(conn, ticket, now, kind, detail)?;
+        }
+        Ok((ticket, is_new))
+    }
+}
+
+/// Makes replies to this Message-ID (ours or a customer's) thread into the ticket.
+pub fn remember_message_id(
+    conn: &Connection,
+    message_id: &str,
+    ticket: TicketId,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
+    )?
+    .execute(params![message_id, ticket])?;
+    Ok(())
+}
+
+pub fn add_event(
+    conn: &Connection,
+    ticket: TicketId,
+    at: i64,
+    kind: &str,
+    detail: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (ticket_id, at, type, detail) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![ticket, at, kind, detail])?;
+    Ok(())
+}
+
+fn schedule_ack(
+    conn: &Connection,
+    ticket: TicketId,
+    ack: &crate::ingest::Ack,
+    message: &crate::ingest::MessageRecord,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let payload =
+        serde_json::json!({ "in_reply_to": message.message_id, "dedup_key": message.dedup_key });
+    conn.prepare_cached(
+        "INSERT INTO outbox (ticket_id, kind, recipient, payload, created_at, due_at)
+         VALUES (?1, 'acknowledgement', ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        ticket,
+        ack.to,
+        payload.to_string(),
+        now,
+        ack.due_at
+    ])?;
+    add_event(
+        conn,
+        ticket,
+        now,
+        "ack_scheduled",
+        &format!(
+            "acknowledgement to {} at {}",
+            ack.to,
+            views::rfc3339(ack.due_at)
+        ),
+    )
+}
+
+/// The per-ticket secret in `support+t.<token>@`: an HMAC of the ticket id, so it cannot be
+/// derived from the public reference.
+fn reply_token(key: &[u8], ticket: TicketId) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(b"postdesk reply token v1:");
+    mac.update(&ticket.to_le_bytes());
+    mac.finalize().into_bytes()[..10]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn stored_token_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
+    let existing: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'token_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(key) = existing {
+        return Ok(key);
+    }
+    let key: [u8; 32] = rand::random();
+    conn.execute(
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('token_key', ?1)",
+        [&key[..]],
+    )?;
+    conn.query_row(
+        "SELECT value FROM settings WHERE key = 'token_key'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// [`Lookup`] over a connection.
+pub struct Db<'c>(&'c Connection);
+
+impl Lookup for Db<'_> {
+    fn ticket_by_dedup_key(&self, key: &str) -> rusqlite::Result<Option<TicketId>> {
+        self.0
+            .prepare_cached("SELECT ticket_id FROM messages WHERE dedup_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()
+    }
+
+    fn ticket_by_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>> {
+        self.0
+            .prepare_cached("SELECT id FROM tickets WHERE token = ?1")?
+            .query_row([token.to_ascii_lowercase()], |r| r.get(0))
+            .optional()
+    }
+
+    fn ticket_by_message_id(&self, message_id: &str) -> rusqlite::Result<Option<TicketId>> {
+        self.0
+            .prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?
+            .query_row([message_id], |r| r.get(0))
+            .optional()
+    }
+
+    fn ticket_by_ref(&self, reference: i64) -> rusqlite::Result<Option<TicketId>> {
+        self.0
+            .prepare_cached("SELECT id FROM tickets WHERE id = ?1")?
+            .query_row([ticket_of_reference(reference)], |r| r.get(0))
+            .optional()
+    }
+
+    fn is_participant(&self, ticket: TicketId, address: &str) -> rusqlite::Result<bool> {
+        self.0
+            .prepare_cached("SELECT 1 FROM participants WHERE address = ?1 AND ticket_id = ?2")?
+            .exists(params![address, ticket])
+    }
+
+    fn recent_ticket_by_subject(
+        &self,
+        address: &str,
+        normalized_subject: &str,
+        since: i64,
+    ) -> rusqlite::Result<Option<TicketId>> {
+        self.0
+            .prepare_cached(
+                "SELECT t.id FROM participants p JOIN tickets t ON t.id = p.ticket_id
+                 WHERE p.address = ?1 AND t.normalized_subject = ?2 AND t.last_message_at >= ?3
+                 ORDER BY t.last_message_at DESC LIMIT 1",
+            )?
+            .query_row(params![address, normalized_subject, since], |r| r.get(0))
+            .optional()
+    }
+
+    fn ticket_state(&self, ticket: TicketId) -> rusqlite::Result<TicketState> {
+        self.0
+            .prepare_cached("SELECT status, queue, waiting_since FROM tickets WHERE id = ?1")?
+            .query_row([ticket], |r| {
+                let status: String = r.get(0)?;
+                Ok(TicketState {
+                    status: Status::parse(&status).unwrap_or(Status::New),
+                    queue: r.get(1)?,
+                    waiting_since: r.get(2)?,
+                })
+            })
+    }
+
+    fn acks_to_since(&self, address: &str, since: i64) -> rusqlite::Result<u32> {
+        self.0
+            .prepare_cached(
+                "SELECT count(*) FROM outbox
+                 WHERE kind = 'acknowledgement' AND recipient = ?1 AND created_at >= ?2
+                   AND status IN ('pending', 'done')",
+            )?
+            .query_row(params![address, since], |r| r.get(0))
+    }
+}
