@@ -1,0 +1,495 @@
+//! Every step of the ingest pipeline on real-looking mail: charsets, deduplication, kinds,
+//! routing, language, threading (each path) and the participant check.
+
+mod common;
+
+use common::{Desk, fixture, mail};
+use postdesk::ingest::Filed;
+
+#[test]
+fn charsets_decode_to_the_customers_words() {
+    let cases = [
+        (
+            "01-charset-koi8r.eml",
+            "Не проходит оплата счёта",
+            "Здравствуйте! Не могу оплатить счёт за ноябрь, карта отклоняется.",
+            "ru",
+        ),
+        (
+            "02-charset-cp1251.eml",
+            "Питання щодо рахунку",
+            "Добрий день! Прошу надіслати рахунок за листопад.",
+            "uk",
+        ),
+        (
+            "03-charset-iso8859-2.eml",
+            "Zamówienie nie dotarło",
+            "Dzień dobry, moje zamówienie nr 4471 nie dotarło. Proszę o pomoc.",
+            "pl",
+        ),
+        (
+            "04-charset-iso2022jp.eml",
+            "注文について",
+            "お世話になっております。注文の状況を教えてください。",
+            "ja",
+        ),
+        (
+            "05-encoded-words.eml",
+            "Frage zur Lieferung – dringend",
+            "Guten Tag, wann wird meine Bestellung geliefert? Vielen Dank.",
+            "de",
+        ),
+    ];
+    let mut desk = Desk::new();
+    for (file, subject, sentence, language) in cases {
+        let reference = desk.ingest_fixture(file);
+        let ticket = desk.ticket(reference);
+        assert_eq!(ticket.ticket.subject, subject, "{file}");
+        let message = &ticket.messages[0];
+        assert!(
+            message.text.contains(sentence),
+            "{file}: {:?}",
+            message.text
+        );
+        assert_eq!(message.language.as_deref(), Some(language), "{file}");
+        assert_eq!(ticket.ticket.language.as_deref(), Some(language), "{file}");
+        assert_eq!(message.kind, "request");
+    }
+    let koi8 = desk.ticket(1000);
+    assert_eq!(koi8.messages[0].from_name.as_deref(), Some("Иван Петров"));
+    // The Russian and Ukrainian billing words route by the fixtures' rule.
+    assert_eq!(koi8.ticket.queue, "billing");
+    assert_eq!(desk.ticket(1001).ticket.queue, "billing");
+}
+
+#[test]
+fn same_message_twice_is_one_message_one_ticket_one_ack() {
+    let mut desk = Desk::new();
+    let raw = fixture("06-request-en.eml");
+    let first = desk.ingest(&raw);
+    let again = desk.ingest_filed(&raw);
+    assert!(matches!(again, Filed::Duplicate(t) if postdesk::store::reference(t) == first));
+    // The same message copied into another folder gains trace headers; still the same.
+    let mut copy =
+        b"Received: from relay.example.net by mx.example.com; Tue, 17 Nov 2026 10:00:00 +0000\n"
+            .to_vec();
+    copy.extend_from_slice(&raw);
+    assert!(matches!(desk.ingest_filed(&copy), Filed::Duplicate(_)));
+    assert_eq!(desk.count("SELECT count(*) FROM messages"), 1);
+    assert_eq!(desk.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(
+        desk.count("SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'"),
+        1
+    );
+    assert_eq!((desk.summary.ingested, desk.summary.duplicates), (1, 2));
+}
+
+#[test]
+fn each_automatic_kind_is_recognised_and_never_acknowledged() {
+    let cases = [
+        ("08-autoreply-rfc3834.eml", "auto_reply"),
+        ("09-autoreply-ooo-subject.eml", "auto_reply"),
+        ("10-autoreply-ooo-ru.eml", "auto_reply"),
+        ("11-autoreply-xautoreply.eml", "auto_reply"),
+        ("12-bounce-dsn.eml", "bounce"),
+        ("13-list.eml", "list"),
+        ("14-spam.eml", "spam"),
+        ("15-loop.eml", "loop"),
+    ];
+    let mut desk = Desk::new();
+    for (file, kind) in cases {
+        let reference = desk.ingest_fixture(file);
+        let ticket = desk.ticket(reference);
+        assert_eq!(ticket.messages[0].kind, kind, "{file}");
+        assert_eq!(ticket.ticket.status, "ignored", "{file}");
+        assert_eq!(ticket.ticket.due_at, None, "{file}: no waiting period");
+        assert_eq!(desk.pending_acks(reference), 0, "{file}");
+    }
+    assert_eq!(desk.count("SELECT count(*) FROM outbox"), 0);
+}
+
+#[test]
+fn requests_follow_ups_and_agent_replies() {
+    let mut desk = Desk::new();
+    let request = desk.ingest_fixture("06-request-en.eml");
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.messages[0].kind, "request");
+    assert_eq!(ticket.ticket.status, "new");
+    assert_eq!(ticket.ticket.queue, "technical");
+    assert_eq!(ticket.ticket.category.as_deref(), Some("technical"));
+    assert!(ticket.ticket.due_at.is_some());
+    assert_eq!(desk.pending_acks(request), 1);
+
+    let follow_up = desk.ingest_fixture("07-followup-en.eml");
+    assert_eq!(follow_up, request);
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.messages[1].kind, "follow_up");
+    assert_eq!(
+        ticket.messages[1].threaded_by.as_deref(),
+        Some("In-Reply-To")
+    );
+    assert_eq!(ticket.ticket.message_count, 2);
+    assert_eq!(
+        desk.pending_acks(request),
+        1,
+        "one acknowledgement per ticket"
+    );
+
+    // Anna (an agent) answers from her own client, replying to Alice's message.
+    let answer = mail(
+        "Anna <anna@example.com>",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Hi Alice, we reset your password.",
+    );
+    assert_eq!(desk.ingest(&answer), request);
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.messages[2].kind, "agent_reply");
+    assert_eq!(ticket.ticket.status, "answered");
+    assert!(ticket.ticket.first_response_at.is_some());
+    assert_eq!(ticket.ticket.due_at, None, "the clock stops on an answer");
+    assert_eq!(
+        desk.pending_acks(request),
+        0,
+        "the pending acknowledgement is cancelled"
+    );
+    assert!(
+        desk.event_types(request)
+            .contains(&"ack_cancelled".to_string())
+    );
+
+    // Alice writes again: a new waiting period, but no second acknowledgement.
+    let again = mail(
+        "alice@customer.example",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Still broken.",
+    );
+    assert_eq!(desk.ingest(&again), request);
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.ticket.status, "new");
+    assert!(ticket.ticket.due_at.is_some());
+    assert_eq!(desk.pending_acks(request), 0);
+}
+
+#[test]
+fn a_closed_ticket_reopens_with_a_new_waiting_period() {
+    let mut desk = Desk::new();
+    let reference = desk.ingest_fixture("20-thread-root.eml");
+    desk.store
+        .connection()
+        .execute(
+            "UPDATE tickets SET status = 'closed', waiting_since = NULL, due_at = NULL",
+            [],
+        )
+        .unwrap();
+    desk.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(
+        desk.ingest_fixture("21-thread-reply-inreplyto.eml"),
+        reference
+    );
+    let ticket = desk.ticket(reference);
+    assert_eq!(ticket.ticket.status, "new");
+    assert!(ticket.ticket.due_at.is_some());
+    assert!(
+        desk.event_types(reference)
+            .contains(&"reopened".to_string())
+    );
+    assert_eq!(
+        desk.pending_acks(reference),
+        2,
+        "a reopened ticket may get a new acknowledgement"
+    );
+}
+
+#[test]
+fn threading_by_in_reply_to_references_and_subject() {
+    let mut desk = Desk::new();
+    let root = desk.ingest_fixture("20-thread-root.eml");
+    assert_eq!(desk.ingest_fixture("21-thread-reply-inreplyto.eml"), root);
+    assert_eq!(desk.ingest_fixture("22-thread-reply-references.eml"), root);
+    desk.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(desk.ingest_fixture("23-thread-subject-only.eml"), root);
+    let vias: Vec<_> = desk
+        .ticket(root)
+        .messages
+        .iter()
+        .map(|m| m.threaded_by.clone())
+        .collect();
+    assert_eq!(
+        vias,
+        [
+            None,
+            Some("In-Reply-To".into()),
+            Some("References".into()),
+            Some("sender and subject".into())
+        ]
+    );
+    // Mallory copies the subject but never took part: her own ticket.
+    let stranger = desk.ingest_fixture("24-thread-stranger-subject.eml");
+    assert_ne!(stranger, root);
+    assert_eq!(desk.ticket(root).ticket.message_count, 4);
+}
+
+#[test]
+fn subject_match_only_within_the_window() {
+    let mut desk = Desk::new();
+    let root = desk.ingest_fixture("20-thread-root.eml");
+    desk.clock
+        .advance(std::time::Duration::from_secs(30 * 86_400));
+    let late = desk.ingest_fixture("23-thread-subject-only.eml");
+    assert_ne!(
+        late, root,
+        "a month later the same subject is a new request"
+    );
+}
+
+#[test]
+fn subject_tag_joins_participants_only() {
+    let mut desk = Desk::new();
+    let root = desk.ingest_fixture("20-thread-root.eml");
+    let tag = format!("[#{root}]");
+
+    let from_bob = mail(
+        "Bob Stone <bob@client.example>",
+        &format!("Something else {tag}"),
+        "",
+        "More details.",
+    );
+    assert_eq!(desk.ingest(&from_bob), root);
+    assert_eq!(
+        desk.ticket(root).messages[1].threaded_by.as_deref(),
+        Some("subject tag")
+    );
+
+    // A stranger who guessed the number gets a ticket of her own, and the guess is logged.
+    let guessed = mail(
+        "mallory@evil.example",
+        &format!("Re: {tag} Printer driver crashes on startup"),
+        "",
+        "Send me the files.",
+    );
+    let stranger = desk.ingest(&guessed);
+    assert_ne!(stranger, root);
+    assert_eq!(desk.ticket(root).ticket.message_count, 2);
+    let warning = desk
+        .ticket(stranger)
+        .events
+        .into_iter()
+        .find(|e| e.kind == "warning")
+        .expect("a warning event on the stranger's ticket");
+    assert!(
+        warning.detail.contains("not one of its participants"),
+        "{}",
+        warning.detail
+    );
+}
+
+#[test]
+fn reply_token_threads_from_any_sender() {
+    let mut desk = Desk::new();
+    let root = desk.ingest_fixture("20-thread-root.eml");
+    let token = desk.token(root);
+    assert_eq!(token.len(), 20);
+    assert!(!token.contains(&root.to_string()));
+    let reply = format!(
+        "From: colleague@client.example\r\nTo: support+t.{token}@example.com\r\nSubject: unrelated words\r\nMessage-ID: <tok@client.example>\r\n\r\nhello\r\n"
+    );
+    assert_eq!(desk.ingest(reply.as_bytes()), root);
+    assert_eq!(
+        desk.ticket(root).messages[1].threaded_by.as_deref(),
+        Some("reply token")
+    );
+
+    let bad = "From: colleague@client.example\r\nTo: support+t.0000000000deadbeef00@example.com\r\nSubject: unrelated words 2\r\nMessage-ID: <tok2@client.example>\r\n\r\nhello\r\n";
+    assert_ne!(
+        desk.ingest(bad.as_bytes()),
+        root,
+        "a wrong token threads nowhere"
+    );
+}
+
+#[test]
+fn replies_to_our_own_sent_mail_thread() {
+    let mut desk = Desk::new();
+    let root = desk.ingest_fixture("20-thread-root.eml");
+    postdesk::store::remember_message_id(
+        desk.store.connection(),
+        "ack-1@postdesk.example.com",
+        postdesk::store::ticket_of_reference(root),
+    )
+    .unwrap();
+    let reply = mail(
+        "someone.else@client.example",
+        "Re: We received your request",
+        "In-Reply-To: <ack-1@postdesk.example.com>\r\n",
+        "Thanks",
+    );
+    assert_eq!(desk.ingest(&reply), root);
+}
+
+#[test]
+fn rules_vip_and_attachments() {
+    let mut desk = Desk::new();
+    let invoice = desk.ingest_fixture("19-request-invoice.eml");
+    let t = desk.ticket(invoice).ticket;
+    assert_eq!(
+        (t.queue.as_str(), t.category.as_deref()),
+        ("billing", Some("billing"))
+    );
+
+    let vip = desk.ingest_fixture("18-request-vip.eml");
+    let t = desk.ticket(vip).ticket;
+    assert_eq!(t.priority, "high");
+    assert!(t.labels.contains(&"vip".to_string()));
+
+    let attached = desk.ingest_fixture("16-request-attachment.eml");
+    let message = &desk.ticket(attached).messages[0];
+    assert_eq!(message.attachments.len(), 1);
+    assert_eq!(
+        message.attachments[0].name.as_deref(),
+        Some("checkout-error.png")
+    );
+    assert_eq!(message.attachments[0].content_type, "image/png");
+    assert!(
+        message
+            .text
+            .contains("The checkout page shows the attached error.")
+    );
+
+    let html = desk.ingest_fixture("17-request-html-only.eml");
+    assert!(
+        desk.ticket(html).messages[0]
+            .text
+            .contains("The parcel for order 5531 arrived damaged.")
+    );
+}
+
+#[test]
+fn acknowledgement_guards() {
+    let mut desk = Desk::new();
+    // Unattended senders and our own domain never get one.
+    let noreply = desk.ingest(&mail(
+        "noreply@shop.example",
+        "Your order",
+        "",
+        "Order confirmed.",
+    ));
+    assert_eq!(desk.pending_acks(noreply), 0);
+    assert!(
+        desk.event_types(noreply)
+            .contains(&"ack_suppressed".to_string())
+    );
+    let colleague = desk.ingest(&mail(
+        "petra@example.com",
+        "Printer on floor 3",
+        "",
+        "Broken again.",
+    ));
+    assert_eq!(desk.pending_acks(colleague), 0);
+
+    // At most three a day to one sender (ack_daily_cap).
+    let mut acked = 0;
+    for i in 0..5 {
+        let reference = desk.ingest(&mail(
+            "loopy@partner.example",
+            &format!("Question number {i}"),
+            "",
+            "Hello?",
+        ));
+        acked += desk.pending_acks(reference);
+    }
+    assert_eq!(acked, 3);
+    desk.clock
+        .advance(std::time::Duration::from_secs(86_400 + 1));
+    let next_day = desk.ingest(&mail(
+        "loopy@partner.example",
+        "Question next day",
+        "",
+        "Hello?",
+    ));
+    assert_eq!(desk.pending_acks(next_day), 1);
+}
+
+#[test]
+fn ack_is_due_after_the_delay() {
+    let mut desk = Desk::new();
+    let reference = desk.ingest_fixture("06-request-en.eml");
+    let due: i64 = desk.count("SELECT due_at - created_at FROM outbox");
+    assert_eq!(due, 15 * 60);
+    assert_eq!(desk.pending_acks(reference), 1);
+}
+
+#[test]
+fn bad_input_is_stored_as_unparsed_tickets() {
+    let mut desk = Desk::new();
+    let mut flood = String::from("From: a@b.example\r\n");
+    for i in 0..10_000 {
+        flood.push_str(&format!("X-Filler-{i}: x\r\n"));
+    }
+    flood.push_str("\r\nbody\r\n");
+    let mut huge = b"From: big@b.example\r\nSubject: big\r\n\r\n".to_vec();
+    huge.resize(desk.config.ingest.max_message_bytes + 1, b'a');
+    let inputs: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "NUL",
+            b"From: a@b.example\r\nSubject: hi\0there\r\n\r\nbody".to_vec(),
+        ),
+        ("header lines", flood.into_bytes()),
+        ("over the limit", huge),
+        (
+            "not an email",
+            b"\xff\xfe binary garbage without any header".to_vec(),
+        ),
+    ];
+    for (reason, raw) in inputs {
+        let reference = desk.ingest(&raw);
+        let ticket = desk.ticket(reference);
+        assert!(ticket.ticket.unparsed, "{reason}");
+        assert_eq!(
+            ticket.ticket.status, "new",
+            "{reason}: an admin must look at it"
+        );
+        let message = &ticket.messages[0];
+        assert!(
+            message.parse_error.as_deref().unwrap().contains(reason),
+            "{reason}: {:?}",
+            message.parse_error
+        );
+        assert_eq!(message.size as usize, raw.len(), "{reason}: raw bytes kept");
+        assert!(
+            ticket.events.iter().any(|e| e.kind == "warning"),
+            "{reason}"
+        );
+        assert_eq!(desk.pending_acks(reference), 0, "{reason}");
+    }
+    assert_eq!(desk.summary.quarantined, 4);
+    assert_eq!(desk.summary.failed, 0);
+}
+
+#[test]
+fn event_log_is_append_only() {
+    let mut desk = Desk::new();
+    desk.ingest_fixture("06-request-en.eml");
+    let conn = desk.store.connection();
+    let update = conn.execute("UPDATE events SET detail = 'rewritten'", []);
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = conn.execute("DELETE FROM events", []);
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+}
+
+#[test]
+fn full_text_search_finds_messages() {
+    let mut desk = Desk::new();
+    desk.ingest_fixture("06-request-en.eml");
+    desk.ingest_fixture("01-charset-koi8r.eml");
+    assert_eq!(
+        desk.count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '403'"),
+        1
+    );
+    assert_eq!(
+        desk.count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'оплатить'"),
+        1
+    );
+}
