@@ -71,17 +71,12 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     let Some(message) = MessageParser::default().parse(raw) else {
         return unparsed(raw, "mail-parser found no message in it".into());
     };
-    if message.from().is_none()
-        && message.message_id().is_none()
-        && message.subject().is_none()
-        && message.date().is_none()
-    {
-        return unparsed(
-            raw,
-            "no From, Message-ID, Subject or Date header: not an email".into(),
-        );
+    let field_name = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    };
+    if !message.headers().iter().any(|h| field_name(h.name())) {
+        return unparsed(raw, "no header lines found: not an email".into());
     }
-
     let from = message.from().and_then(|a| a.first());
     let mut parsed = Parsed {
         message_id: message
@@ -170,10 +165,10 @@ fn refuse(raw: &[u8], limits: &IngestLimits) -> Option<String> {
             limits.max_message_bytes
         ));
     }
-    if raw.contains(&0) {
-        return Some("message contains NUL bytes".into());
+    let (header_lines, has_nul) = scan_headers(raw, limits.max_header_lines);
+    if has_nul {
+        return Some("message headers contain NUL bytes".into());
     }
-    let header_lines = count_header_lines(raw, limits.max_header_lines);
     if header_lines > limits.max_header_lines {
         return Some(format!(
             "message has more than {} header lines (ingest.max_header_lines)",
@@ -183,16 +178,20 @@ fn refuse(raw: &[u8], limits: &IngestLimits) -> Option<String> {
     None
 }
 
-/// Lines before the first empty one, counting no further than just past `limit`.
-fn count_header_lines(raw: &[u8], limit: usize) -> usize {
+/// Header lines (before the first empty one), counted no further than just past `limit`,
+/// and whether any holds a NUL byte. A body may legitimately carry NULs (binary UTF-16).
+fn scan_headers(raw: &[u8], limit: usize) -> (usize, bool) {
     let mut count = 0;
     for line in raw.split(|&b| b == b'\n') {
         if line.is_empty() || line == b"\r" || count > limit {
             break;
         }
+        if line.contains(&0) {
+            return (count, true);
+        }
         count += 1;
     }
-    count
+    (count, false)
 }
 
 /// A message kept as raw bytes only, with the reason.
