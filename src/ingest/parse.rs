@@ -71,9 +71,8 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     let Some(message) = MessageParser::default().parse(raw) else {
         return unparsed(raw, "mail-parser found no message in it".into());
     };
-    let field_name = |name: &str| {
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-    };
+    let field_name =
+        |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     if !message.headers().iter().any(|h| field_name(h.name())) {
         return unparsed(raw, "no header lines found: not an email".into());
     }

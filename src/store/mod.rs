@@ -115,7 +115,7 @@ impl Store {
     ) -> rusqlite::Result<(TicketId, bool)> {
         let m = &decision.message;
         let now = m.received_at;
-        let (ticket, is_new, participants) = match &decision.placement {
+        let (ticket, is_new, participants, ack, cancel_pending_ack) = match &decision.placement {
             Placement::New(new) => {
                 let id: TicketId =
                     conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM tickets", [], |r| {
@@ -145,10 +145,7 @@ impl Store {
                     new.waiting.map(|w| w.due_at),
                     new.unparsed,
                 ])?;
-                if let Some(ack) = &new.ack {
-                    schedule_ack(conn, id, ack, m, now)?;
-                }
-                (id, true, &new.participants)
+                (id, true, &new.participants, new.ack.as_ref(), false)
             }
             Placement::Existing { ticket, update } => {
                 let (mode, since, due) = match update.waiting {
@@ -177,28 +174,13 @@ impl Store {
                     update.answered_at,
                     update.language,
                 ])?;
-                if update.cancel_pending_ack {
-                    let cancelled = conn
-                        .prepare_cached(
-                            "UPDATE outbox SET status = 'cancelled', done_at = ?2,
-                                result = 'an agent answered first'
-                             WHERE ticket_id = ?1 AND kind = 'acknowledgement' AND status = 'pending'",
-                        )?
-                        .execute(params![ticket, now])?;
-                    if cancelled > 0 {
-                        add_event(
-                            conn,
-                            *ticket,
-                            now,
-                            "ack_cancelled",
-                            "an agent answered first",
-                        )?;
-                    }
-                }
-                if let Some(ack) = &update.ack {
-                    schedule_ack(conn, *ticket, ack, m, now)?;
-                }
-                (*ticket, false, &update.participants)
+                (
+                    *ticket,
+                    false,
+                    &update.participants,
+                    update.ack.as_ref(),
+                    update.cancel_pending_ack,
+                )
             }
         };
 
@@ -253,6 +235,27 @@ impl Store {
         }
         for (kind, detail) in &decision.events {
             add_event(conn, ticket, now, kind, detail)?;
+        }
+        if cancel_pending_ack {
+            let cancelled = conn
+                .prepare_cached(
+                    "UPDATE outbox SET status = 'cancelled', done_at = ?2,
+                        result = 'an agent answered first'
+                     WHERE ticket_id = ?1 AND kind = 'acknowledgement' AND status = 'pending'",
+                )?
+                .execute(params![ticket, now])?;
+            if cancelled > 0 {
+                add_event(
+                    conn,
+                    ticket,
+                    now,
+                    "ack_cancelled",
+                    "an agent answered first",
+                )?;
+            }
+        }
+        if let Some(ack) = ack {
+            schedule_ack(conn, ticket, ack, m, now)?;
         }
         Ok((ticket, is_new))
     }
