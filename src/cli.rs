@@ -143,9 +143,8 @@ fn load_config(cli: &Cli) -> Result<Config, UsageError> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.database, config.token_key_file.as_deref()).with_context(|| {
-        format!("cannot use the database (set `database` in the config or pass --db PATH)")
-    })
+    Store::open(&config.database, config.token_key_file.as_deref())
+        .context("cannot use the database (set `database` in the config or pass --db PATH)")
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

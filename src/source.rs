@@ -143,10 +143,10 @@ fn trim_separator_blank(raw: &mut Vec<u8>) {
 
 /// An MTA piping a message may prefix it with its mbox-style envelope line.
 fn strip_envelope_line(raw: Vec<u8>) -> Vec<u8> {
-    if raw.starts_with(b"From ") {
-        if let Some(end) = raw.iter().position(|&b| b == b'\n') {
-            return raw[end + 1..].to_vec();
-        }
+    if raw.starts_with(b"From ")
+        && let Some(end) = raw.iter().position(|&b| b == b'\n')
+    {
+        return raw[end + 1..].to_vec();
     }
     raw
 }

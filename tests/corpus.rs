@@ -21,7 +21,12 @@ fn manifest() -> Vec<Entry> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (file, category, notable, expected) = (column("file"), column("category"), column("notable"), column("expected"));
+    let (file, category, notable, expected) = (
+        column("file"),
+        column("category"),
+        column("notable"),
+        column("expected"),
+    );
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
@@ -51,7 +56,11 @@ fn crlf(raw: &[u8]) -> Vec<u8> {
 #[test]
 fn whole_corpus_is_filed_with_labels_honoured() {
     let entries = manifest();
-    assert!(entries.len() >= 100, "manifest lists {} files", entries.len());
+    assert!(
+        entries.len() >= 100,
+        "manifest lists {} files",
+        entries.len()
+    );
     let mut desk = Desk::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let (mut parsed, mut unparsed) = (0, 0);
@@ -79,15 +88,30 @@ fn whole_corpus_is_filed_with_labels_honoured() {
                 }
             }
             if entry.category != "malformed" {
-                assert!(message.parse_error.is_none(), "{}: {:?}", entry.file, message.parse_error);
+                assert!(
+                    message.parse_error.is_none(),
+                    "{}: {:?}",
+                    entry.file,
+                    message.parse_error
+                );
             }
-            for (label, kind) in [("automatic reply", "auto_reply"), ("bounce", "bounce"), ("list", "list")] {
+            for (label, kind) in [
+                ("automatic reply", "auto_reply"),
+                ("bounce", "bounce"),
+                ("list", "list"),
+            ] {
                 if entry.notable.contains(label) {
                     assert_eq!(message.kind, kind, "{} is labelled {label}", entry.file);
                 }
             }
             if !entry.expected.is_empty() {
-                assert!(message.text.contains(&entry.expected), "{}: expected text {:?} in {:?}", entry.file, entry.expected, message.text);
+                assert!(
+                    message.text.contains(&entry.expected),
+                    "{}: expected text {:?} in {:?}",
+                    entry.file,
+                    entry.expected,
+                    message.text
+                );
             }
         }
     }
@@ -95,6 +119,9 @@ fn whole_corpus_is_filed_with_labels_honoured() {
     let s = desk.summary;
     assert_eq!(s.failed, 0);
     assert_eq!(s.ingested + s.quarantined + s.duplicates, 2 * files);
-    assert_eq!(desk.count("SELECT count(DISTINCT dedup_key) FROM messages") as u64, s.ingested + s.quarantined);
+    assert_eq!(
+        desk.count("SELECT count(DISTINCT dedup_key) FROM messages") as u64,
+        s.ingested + s.quarantined
+    );
     println!("corpus: {files} files, {parsed} parsed, {unparsed} stored unparsed; {s:?}");
 }
