@@ -46,6 +46,8 @@ enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The daemon: watch every configured mailbox (IMAP IDLE or polling, or a local Maildir)
+    Run,
     /// File messages from .eml files, Maildir folders, mbox files or stdin (`-`)
     Ingest {
         /// Files or folders to read; `-` reads one message from stdin
@@ -150,6 +152,23 @@ fn open_store(config: &Config) -> Result<Store> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = load_config(&cli)?;
     match cli.command {
+        Command::Run => {
+            let source = crate::daemon::ConfigSource {
+                path: cli.config.clone().or_else(|| {
+                    Path::new(config::DEFAULT_CONFIG)
+                        .exists()
+                        .then(|| PathBuf::from(config::DEFAULT_CONFIG))
+                }),
+                database_override: cli.db.clone(),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crate::daemon::run(config, source))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig => {
             let source = match &cli.config {
                 Some(path) => path.display().to_string(),

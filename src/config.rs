@@ -208,6 +208,8 @@ pub struct Mailbox {
     pub folders: Vec<String>,
     pub sent_folders: Vec<String>,
     pub source: MailboxSource,
+    /// How often to look for new mail when the server cannot IDLE (or for a Maildir).
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +226,8 @@ pub struct Imap {
     pub user: String,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
+    /// Name of a systemd credential (`LoadCredential=`) under `$CREDENTIALS_DIRECTORY`.
+    pub password_credential: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -547,6 +551,7 @@ struct RawMailbox {
     sent_folders: Vec<String>,
     imap: Option<RawImap>,
     maildir: Option<PathBuf>,
+    poll_interval: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -558,6 +563,7 @@ struct RawImap {
     user: String,
     password_file: Option<PathBuf>,
     password_env: Option<String>,
+    password_credential: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -689,7 +695,27 @@ impl RawConfig {
                     MailboxSource::Maildir(PathBuf::new())
                 }
             };
+            let poll_default = match source {
+                MailboxSource::Imap(_) => Duration::from_secs(60),
+                MailboxSource::Maildir(_) => Duration::from_secs(2),
+            };
+            let poll_interval = match raw.poll_interval.as_deref().map(Span::parse) {
+                None => poll_default,
+                Some(Ok(span)) if !span.length.is_zero() && !span.business => span.length,
+                Some(Ok(_)) => {
+                    problems.add(
+                        format!("{key}.poll_interval"),
+                        "must be a non-zero wall-clock duration",
+                    );
+                    poll_default
+                }
+                Some(Err(e)) => {
+                    problems.add(format!("{key}.poll_interval"), e);
+                    poll_default
+                }
+            };
             mailboxes.push(Mailbox {
+                poll_interval,
                 name: raw.name,
                 address: raw.address.to_lowercase(),
                 queue,
@@ -987,6 +1013,7 @@ impl RawImap {
             user: self.user,
             password_file: self.password_file,
             password_env: self.password_env,
+            password_credential: self.password_credential,
         }
     }
 }

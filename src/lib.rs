@@ -8,7 +8,10 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
+pub mod imap;
 pub mod ingest;
+pub mod maildir;
 pub mod sla;
 pub mod source;
 pub mod store;

@@ -607,6 +607,19 @@ impl Ingester<'_> {
         batch: &[Incoming],
         summary: &mut Summary,
     ) -> Result<Vec<Filed>, StoreError> {
+        self.ingest_batch_then(store, batch, summary, |_, _| Ok(()))
+    }
+
+    /// Like [`Ingester::ingest_batch`], and `finish` writes in the same transaction what
+    /// follows from the batch (the source's new position, post-actions), so both commit or
+    /// neither does.
+    pub fn ingest_batch_then(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        summary: &mut Summary,
+        finish: impl FnOnce(&rusqlite::Connection, &[Filed]) -> rusqlite::Result<()>,
+    ) -> Result<Vec<Filed>, StoreError> {
         let mut results = Vec::with_capacity(batch.len());
         let token_key = store.token_key().to_vec();
         let mut tx = store.transaction()?;
@@ -653,6 +666,7 @@ impl Ingester<'_> {
             }
             results.push(filed);
         }
+        finish(&tx, &results)?;
         tx.commit()?;
         Ok(results)
     }

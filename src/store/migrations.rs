@@ -125,8 +125,23 @@ CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
 BEGIN INSERT INTO messages_fts (messages_fts, rowid, subject, text) VALUES ('delete', old.id, old.subject, old.text); END;
 "#;
 
+/// Where each IMAP folder's sync stands: only advanced in the transaction that stored the
+/// messages up to `last_uid`.
+const V2: &str = r#"
+CREATE TABLE folder_state (
+    mailbox     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, folder)
+) WITHOUT ROWID;
+ALTER TABLE outbox ADD COLUMN mailbox TEXT;
+CREATE INDEX outbox_mailbox ON outbox (mailbox, kind) WHERE status = 'pending';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 #[cfg(test)]

@@ -1,0 +1,275 @@
+//! `postdesk run`: one task per mailbox over one store writer; SIGTERM/SIGINT stop after the
+//! batch in hand, SIGHUP reloads the config (a broken one is refused, the old one keeps
+//! running), and systemd hears READY, STATUS and watchdog pings when it asks for them.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+use sd_notify::NotifyState;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, MailboxSource};
+use crate::ingest::{Filed, Incoming, Ingester, Summary};
+use crate::store::{Store, StoreError};
+use crate::{imap, maildir};
+
+/// Mailbox tasks get this long to finish their batch after a stop request.
+const STOP_GRACE: Duration = Duration::from_secs(8);
+
+/// What every task shares: the config in force, the one store writer and the clock.
+#[derive(Clone)]
+pub struct Shared {
+    pub config: Arc<Config>,
+    store: Arc<Mutex<Store>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Shared {
+    pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Shared {
+        Shared {
+            config: Arc::new(config),
+            store: Arc::new(Mutex::new(store)),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A task that panicked while holding the store left no half-written transaction
+        // behind (rusqlite rolls back on drop), so the store is still usable.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn read<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        Ok(query(self.lock().connection())?)
+    }
+
+    pub fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Store) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        Ok(change(&mut self.lock())?)
+    }
+}
+
+/// Runs the pipeline over a batch in one transaction with `finish` (blocking: call from
+/// `spawn_blocking`).
+pub fn store_batch(
+    shared: &Shared,
+    batch: &[Incoming],
+    finish: impl FnOnce(&Connection, &[Filed]) -> rusqlite::Result<()>,
+) -> Result<Summary, StoreError> {
+    let ingester = Ingester {
+        config: &shared.config,
+        clock: shared.clock.as_ref(),
+    };
+    let mut summary = Summary::default();
+    let mut store = shared.lock();
+    let filed = ingester.ingest_batch_then(&mut store, batch, &mut summary, finish)?;
+    for (incoming, filed) in batch.iter().zip(&filed) {
+        if let Filed::Stored {
+            ticket,
+            new_ticket: true,
+            kind,
+            unparsed,
+        } = filed
+        {
+            let reference = crate::store::reference(*ticket);
+            if *unparsed {
+                tracing::warn!(source = %incoming.origin.location, "#{reference}: stored unparsed");
+            } else {
+                tracing::debug!(source = %incoming.origin.location, "#{reference}: new ticket ({})", kind.as_str());
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Capped exponential backoff with jitter: 1 s, 2 s, 4 s ... up to 60 s, each ±25%.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const BASE: Duration = Duration::from_secs(1);
+    const CAP: Duration = Duration::from_secs(60);
+
+    pub fn next_delay(&mut self) -> Duration {
+        let exponential = Self::BASE.saturating_mul(1 << self.failures.min(10));
+        self.failures = self.failures.saturating_add(1);
+        let capped = exponential.min(Self::CAP);
+        capped.mul_f64(rand::random_range(0.75..1.25))
+    }
+
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Where the config came from, so SIGHUP can read it again.
+pub struct ConfigSource {
+    pub path: Option<PathBuf>,
+    pub database_override: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    fn reload(&self) -> Result<Config> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::builtin(),
+        };
+        if let Some(db) = &self.database_override {
+            config.database = db.clone();
+        }
+        Ok(config)
+    }
+}
+
+pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
+    let store = Store::open(&config.database, config.token_key_file.as_deref())
+        .context("cannot use the database (set `database` in the config or pass --db PATH)")?;
+    let mut shared = Shared::new(config, store, Arc::new(SystemClock));
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    notify(&[NotifyState::Ready]);
+    let watchdog = spawn_watchdog();
+    loop {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = spawn_mailboxes(&shared, &stopped);
+        let status = format!(
+            "watching {} mailbox(es), database {}",
+            shared.config.mailboxes.len(),
+            shared.config.database.display()
+        );
+        tracing::info!("{status}");
+        notify(&[NotifyState::Status(&status)]);
+        let reload = loop {
+            tokio::select! {
+                _ = terminate.recv() => break None,
+                _ = interrupt.recv() => break None,
+                _ = hangup.recv() => match source.reload() {
+                    Ok(config) => break Some(config),
+                    Err(error) => {
+                        tracing::error!("config not reloaded, the running one stays in force: {error:#}");
+                        notify(&[NotifyState::Status("config reload refused; see the log")]);
+                    }
+                },
+                Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(error) = finished {
+                        tracing::error!("a mailbox task ended unexpectedly: {error}");
+                    }
+                }
+            }
+        };
+        if reload.is_some() {
+            notify(&[NotifyState::Reloading]);
+        } else {
+            notify(&[NotifyState::Stopping]);
+            tracing::info!("stopping");
+        }
+        stop.send(true).ok();
+        if tokio::time::timeout(STOP_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!(
+                "mailbox tasks did not stop within {}s; aborting them",
+                STOP_GRACE.as_secs()
+            );
+            tasks.abort_all();
+        }
+        match reload {
+            None => break,
+            Some(config) => {
+                if config.database != shared.config.database {
+                    tracing::warn!("a new database path takes effect only after a restart");
+                }
+                shared = Shared {
+                    config: Arc::new(config),
+                    ..shared
+                };
+                tracing::info!("config reloaded");
+                notify(&[NotifyState::Ready]);
+            }
+        }
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    Ok(())
+}
+
+fn spawn_mailboxes(shared: &Shared, stopped: &watch::Receiver<bool>) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    for mailbox in &shared.config.mailboxes {
+        let shutdown = stopped.clone();
+        match &mailbox.source {
+            MailboxSource::Imap(account) => {
+                tasks.spawn(imap::sync::watch_mailbox(
+                    shared.clone(),
+                    mailbox.clone(),
+                    account.clone(),
+                    shutdown,
+                ));
+            }
+            MailboxSource::Maildir(dir) => {
+                tasks.spawn(maildir::watch_maildir(
+                    shared.clone(),
+                    mailbox.clone(),
+                    dir.clone(),
+                    shutdown,
+                ));
+            }
+        }
+    }
+    tasks
+}
+
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::debug!("cannot notify systemd: {error}");
+    }
+}
+
+fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    let interval = sd_notify::watchdog_enabled()? / 2;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            notify(&[NotifyState::Watchdog]);
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_to_a_cap_with_jitter() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<Duration> = (0..10).map(|_| backoff.next_delay()).collect();
+        assert!(
+            delays[0] >= Duration::from_millis(750) && delays[0] <= Duration::from_millis(1250)
+        );
+        assert!(delays[3] >= Duration::from_secs(6) && delays[3] <= Duration::from_secs(10));
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(75)));
+        assert!(delays[9] >= Duration::from_secs(45));
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_millis(1250));
+    }
+}

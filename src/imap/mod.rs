@@ -1,0 +1,189 @@
+//! IMAP: connecting and logging in (`tls`, `starttls`, or `none` on loopback), and the
+//! per-mailbox sync loop in [`sync`].
+
+pub mod sync;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_platform_verifier::ConfigVerifierExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+use crate::config::{Imap, TlsMode};
+
+/// Every IMAP command but IDLE must answer within this time.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapStream for T {}
+
+pub type Session = async_imap::Session<Box<dyn ImapStream>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot connect to {host}:{port}: {source}")]
+    Connect {
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("TLS with {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+    #[error("login as {user} refused: {reason}")]
+    Login { user: String, reason: String },
+    #[error("no password for {user}: {reason}")]
+    Password { user: String, reason: String },
+    #[error("{what} timed out after {}s", COMMAND_TIMEOUT.as_secs())]
+    Timeout { what: String },
+    #[error("{what} failed: {source}")]
+    Protocol {
+        what: String,
+        source: async_imap::error::Error,
+    },
+    #[error("server closed the connection during {what}")]
+    Closed { what: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Task(String),
+}
+
+impl ImapError {
+    pub fn protocol(what: impl Into<String>) -> impl FnOnce(async_imap::error::Error) -> ImapError {
+        let what = what.into();
+        move |source| ImapError::Protocol { what, source }
+    }
+}
+
+/// Runs one IMAP step with the command timeout.
+pub async fn timed<T>(
+    what: &str,
+    step: impl Future<Output = Result<T, ImapError>>,
+) -> Result<T, ImapError> {
+    tokio::time::timeout(COMMAND_TIMEOUT, step)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ImapError::Timeout {
+                what: what.to_string(),
+            })
+        })
+}
+
+/// The account's password, read fresh at every login so that a rotated secret is picked
+/// up: from `password_file`, `password_env`, or the systemd credential.
+pub fn password(imap: &Imap) -> Result<String, ImapError> {
+    let fail = |reason: String| ImapError::Password {
+        user: imap.user.clone(),
+        reason,
+    };
+    let from_file = |path: PathBuf| {
+        std::fs::read_to_string(&path)
+            .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))
+    };
+    if let Some(path) = &imap.password_file {
+        return from_file(path.clone());
+    }
+    if let Some(name) = &imap.password_env {
+        return std::env::var(name)
+            .map_err(|_| fail(format!("environment variable {name} is not set")));
+    }
+    if let Some(name) = &imap.password_credential {
+        let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+            fail(format!(
+                "credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)"
+            ))
+        })?;
+        return from_file(PathBuf::from(dir).join(name));
+    }
+    Err(fail(
+        "set password_file, password_env or password_credential in its imap table".into(),
+    ))
+}
+
+/// Connects, reads the greeting, secures the connection as configured and logs in.
+pub async fn connect(imap: &Imap) -> Result<Session, ImapError> {
+    let password = password(imap)?;
+    let tcp = timed("connect", async {
+        TcpStream::connect((imap.host.as_str(), imap.port))
+            .await
+            .map_err(|source| ImapError::Connect {
+                host: imap.host.clone(),
+                port: imap.port,
+                source,
+            })
+    })
+    .await?;
+    tcp.set_nodelay(true).ok();
+    let stream: Box<dyn ImapStream> = match imap.tls {
+        TlsMode::Tls => Box::new(tls(&imap.host, tcp).await?),
+        TlsMode::None => Box::new(tcp),
+        TlsMode::StartTls => {
+            let mut client = async_imap::Client::new(tcp);
+            read_greeting(&mut client).await?;
+            timed("STARTTLS", async {
+                client
+                    .run_command_and_check_ok("STARTTLS", None)
+                    .await
+                    .map_err(ImapError::protocol("STARTTLS"))
+            })
+            .await?;
+            Box::new(tls(&imap.host, client.into_inner()).await?)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if imap.tls != TlsMode::StartTls {
+        read_greeting(&mut client).await?;
+    }
+    timed("LOGIN", async {
+        client
+            .login(&imap.user, &password)
+            .await
+            .map_err(|(error, _)| ImapError::Login {
+                user: imap.user.clone(),
+                reason: error.to_string(),
+            })
+    })
+    .await
+}
+
+async fn read_greeting<T: ImapStream>(client: &mut async_imap::Client<T>) -> Result<(), ImapError> {
+    timed("greeting", async {
+        match client.read_response().await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(ImapError::Closed {
+                what: "greeting".into(),
+            }),
+            Err(e) => Err(ImapError::Protocol {
+                what: "greeting".into(),
+                source: e.into(),
+            }),
+        }
+    })
+    .await
+}
+
+async fn tls(
+    host: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
+    let fail = |reason: String| ImapError::Tls {
+        host: host.to_string(),
+        reason,
+    };
+    let config = ClientConfig::with_platform_verifier().map_err(|e| fail(e.to_string()))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| fail(e.to_string()))?;
+    timed("TLS handshake", async {
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| fail(e.to_string()))
+    })
+    .await
+}

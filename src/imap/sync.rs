@@ -1,0 +1,498 @@
+//! One task per IMAP mailbox: connect, catch up every folder in UID order, set post-action
+//! keywords, then IDLE (or poll) until new mail arrives; on any failure reconnect with capped
+//! exponential backoff. The folder position advances only in the transaction that stored
+//! the batch, so a crash at any point neither loses nor doubles a message.
+
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
+use futures::TryStreamExt;
+use tokio::sync::watch;
+
+use super::{ImapError, Session, connect, timed};
+use crate::config::{Imap, Mailbox};
+use crate::daemon::{Backoff, Shared, store_batch};
+use crate::ingest::{Filed, Incoming, Origin};
+use crate::store::folders::{self, FlagJob, FolderPosition};
+
+/// Messages fetched (and stored) per round trip and per transaction.
+const FETCH_BATCH: usize = 500;
+/// IDLE is re-issued well before the 29-minute limit of RFC 2177.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// Fetching a whole batch of large messages takes longer than a single command.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// The keyword set on every stored message, so agents see what postdesk has filed.
+pub const TICKETED: &str = "$Ticketed";
+
+pub async fn watch_mailbox(
+    shared: Shared,
+    mailbox: Mailbox,
+    imap: Imap,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Backoff::default();
+    let mut failing: Option<String> = None;
+    loop {
+        let result = session_loop(&shared, &mailbox, &imap, &mut shutdown, &mut || {
+            backoff.reset();
+            if let Some(reason) = failing.take() {
+                tracing::info!(mailbox = %mailbox.name, "IMAP connection works again (was: {reason})");
+            }
+        })
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(error) => {
+                let reason = error.to_string();
+                // Logged once per distinct reason, not on every retry.
+                if failing.as_deref() != Some(reason.as_str()) {
+                    tracing::warn!(mailbox = %mailbox.name, "IMAP: {reason}; retrying with backoff");
+                    failing = Some(reason);
+                }
+                let delay = backoff.next_delay();
+                tracing::debug!(mailbox = %mailbox.name, "reconnecting in {:.1}s", delay.as_secs_f64());
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+async fn session_loop(
+    shared: &Shared,
+    mailbox: &Mailbox,
+    imap: &Imap,
+    shutdown: &mut watch::Receiver<bool>,
+    on_connected: &mut (dyn FnMut() + Send),
+) -> Result<(), ImapError> {
+    let mut session = connect(imap).await?;
+    let capabilities = timed("CAPABILITY", async {
+        session
+            .capabilities()
+            .await
+            .map_err(ImapError::protocol("CAPABILITY"))
+    })
+    .await?;
+    let can_idle = capabilities.has_str("IDLE");
+    tracing::info!(mailbox = %mailbox.name, host = %imap.host, idle = can_idle, "connected");
+    on_connected();
+    loop {
+        for folder in &mailbox.folders {
+            sync_folder(shared, mailbox, folder, &mut session, shutdown).await?;
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        set_keywords(shared, mailbox, &mut session).await?;
+        if *shutdown.borrow() {
+            timed("LOGOUT", async {
+                session
+                    .logout()
+                    .await
+                    .map_err(ImapError::protocol("LOGOUT"))
+            })
+            .await
+            .ok();
+            return Ok(());
+        }
+        if can_idle {
+            if mailbox.folders.len() > 1 {
+                select(&mut session, &mailbox.folders[0]).await?;
+            }
+            if !new_mail_announced(&session) {
+                session = idle(session, shutdown).await?;
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(mailbox.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+async fn select(
+    session: &mut Session,
+    folder: &str,
+) -> Result<async_imap::types::Mailbox, ImapError> {
+    timed(&format!("SELECT {folder}"), async {
+        session
+            .select(folder)
+            .await
+            .map_err(ImapError::protocol(format!("SELECT {folder}")))
+    })
+    .await
+}
+
+/// Mail that arrived while we were busy is announced as untagged EXISTS; then skip IDLE.
+fn new_mail_announced(session: &Session) -> bool {
+    let mut announced = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        if matches!(
+            response,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        ) {
+            announced = true;
+        }
+    }
+    announced
+}
+
+async fn idle(
+    session: Session,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Session, ImapError> {
+    let mut handle = session.idle();
+    timed("IDLE", async {
+        handle.init().await.map_err(ImapError::protocol("IDLE"))
+    })
+    .await?;
+    {
+        let (wait, _interrupt) = handle.wait_with_timeout(IDLE_RENEW);
+        tokio::select! {
+            response = wait => {
+                match response.map_err(ImapError::protocol("IDLE"))? {
+                    IdleResponse::NewData(_) => tracing::debug!("IDLE: new data"),
+                    IdleResponse::Timeout => tracing::debug!("IDLE renewed"),
+                    IdleResponse::ManualInterrupt => {}
+                }
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+    timed("DONE", async {
+        handle.done().await.map_err(ImapError::protocol("DONE"))
+    })
+    .await
+}
+
+/// Stores every message of the folder above the remembered position, in UID order and in
+/// batches; the next batch is fetched while the previous one is being stored.
+async fn sync_folder(
+    shared: &Shared,
+    mailbox: &Mailbox,
+    folder: &str,
+    session: &mut Session,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), ImapError> {
+    let selected = select(session, folder).await?;
+    let uidvalidity = selected.uid_validity.unwrap_or(0);
+    let stored = shared.read(|conn| folders::folder_position(conn, &mailbox.name, folder))?;
+    let mut last = match stored {
+        Some(position) if position.uidvalidity == uidvalidity => position.last_uid,
+        Some(position) => {
+            tracing::warn!(
+                mailbox = %mailbox.name, folder,
+                "UIDVALIDITY changed from {} to {uidvalidity}: reading the folder again (messages already stored are recognised)",
+                position.uidvalidity
+            );
+            0
+        }
+        None => 0,
+    };
+    if selected.exists == 0 {
+        if stored.is_none_or(|p| p.uidvalidity != uidvalidity) {
+            save_position(shared, mailbox, folder, uidvalidity, last).await?;
+        }
+        return Ok(());
+    }
+    if selected.uid_next.is_some_and(|next| next <= last + 1) {
+        return Ok(());
+    }
+    let uids = new_uids(session, last).await?;
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let mut storing: Option<tokio::task::JoinHandle<Result<u32, ImapError>>> = None;
+    for chunk in uids.chunks(FETCH_BATCH) {
+        let set = uid_set(chunk);
+        let fetched = fetch_bodies(session, &set, last).await?;
+        if let Some(previous) = storing.take() {
+            last = join_store(previous).await?;
+        }
+        let batch_end = *chunk.last().unwrap_or(&last);
+        storing = Some(spawn_store(
+            shared,
+            mailbox,
+            folder,
+            uidvalidity,
+            batch_end,
+            fetched,
+        ));
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    if let Some(previous) = storing.take() {
+        join_store(previous).await?;
+    }
+    Ok(())
+}
+
+async fn join_store(
+    handle: tokio::task::JoinHandle<Result<u32, ImapError>>,
+) -> Result<u32, ImapError> {
+    handle
+        .await
+        .unwrap_or_else(|e| Err(ImapError::Task(format!("storing a batch failed: {e}"))))
+}
+
+async fn save_position(
+    shared: &Shared,
+    mailbox: &Mailbox,
+    folder: &str,
+    uidvalidity: u32,
+    last_uid: u32,
+) -> Result<(), ImapError> {
+    let now = shared.clock.now().as_second();
+    shared.write(|store| {
+        folders::save_folder_position(
+            store.connection(),
+            &mailbox.name,
+            folder,
+            FolderPosition {
+                uidvalidity,
+                last_uid,
+            },
+            now,
+        )
+    })?;
+    Ok(())
+}
+
+/// The UIDs above `last`, in order. `N:*` always names the highest message even when its
+/// UID is below N (RFC 3501), so those are dropped.
+async fn new_uids(session: &mut Session, last: u32) -> Result<Vec<u32>, ImapError> {
+    let what = format!("UID FETCH {}:* (UID)", last + 1);
+    let mut uids: Vec<u32> = timed(&what, async {
+        let stream = session
+            .uid_fetch(format!("{}:*", last + 1), "(UID)")
+            .await
+            .map_err(ImapError::protocol(&what))?;
+        let fetches: Vec<_> = stream
+            .try_collect()
+            .await
+            .map_err(ImapError::protocol(&what))?;
+        Ok(fetches
+            .iter()
+            .filter_map(|f| f.uid)
+            .filter(|&u| u > last)
+            .collect())
+    })
+    .await?;
+    uids.sort_unstable();
+    uids.dedup();
+    Ok(uids)
+}
+
+async fn fetch_bodies(
+    session: &mut Session,
+    set: &str,
+    last: u32,
+) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+    let what = format!("UID FETCH {set} BODY.PEEK[]");
+    let step = async {
+        let stream = session
+            .uid_fetch(set, "(UID BODY.PEEK[])")
+            .await
+            .map_err(ImapError::protocol(&what))?;
+        let fetches: Vec<_> = stream
+            .try_collect()
+            .await
+            .map_err(ImapError::protocol(&what))?;
+        let mut messages: Vec<(u32, Vec<u8>)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .filter(|(uid, _)| *uid > last)
+            .collect();
+        messages.sort_by_key(|(uid, _)| *uid);
+        Ok(messages)
+    };
+    tokio::time::timeout(FETCH_TIMEOUT, step)
+        .await
+        .unwrap_or_else(|_| Err(ImapError::Timeout { what }))
+}
+
+/// Stores a fetched batch in one transaction together with the folder's new position and
+/// the `$Ticketed` post-action. Returns the position reached.
+fn spawn_store(
+    shared: &Shared,
+    mailbox: &Mailbox,
+    folder: &str,
+    uidvalidity: u32,
+    batch_end: u32,
+    fetched: Vec<(u32, Vec<u8>)>,
+) -> tokio::task::JoinHandle<Result<u32, ImapError>> {
+    let shared = shared.clone();
+    let name = mailbox.name.clone();
+    let folder = folder.to_string();
+    tokio::task::spawn_blocking(move || {
+        let uids: Vec<u32> = fetched.iter().map(|(uid, _)| *uid).collect();
+        let batch: Vec<Incoming> = fetched
+            .into_iter()
+            .map(|(uid, raw)| Incoming {
+                raw,
+                origin: Origin {
+                    mailbox: Some(name.clone()),
+                    location: format!("imap:{name}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"),
+                },
+            })
+            .collect();
+        let mut reached = batch_end;
+        let now = shared.clock.now().as_second();
+        let stored = store_batch(&shared, &batch, |conn, filed: &[Filed]| {
+            // A message that could not be stored stays above the position, to be tried again.
+            if let Some(first_failed) = uids
+                .iter()
+                .zip(filed)
+                .find(|(_, f)| matches!(f, Filed::Failed(_)))
+                .map(|(uid, _)| *uid)
+            {
+                reached = first_failed - 1;
+            }
+            folders::save_folder_position(
+                conn,
+                &name,
+                &folder,
+                FolderPosition {
+                    uidvalidity,
+                    last_uid: reached,
+                },
+                now,
+            )?;
+            let ticketed: Vec<u32> = uids
+                .iter()
+                .zip(filed)
+                .filter(|(_, f)| !matches!(f, Filed::Failed(_)))
+                .map(|(uid, _)| *uid)
+                .collect();
+            folders::queue_flags(
+                conn,
+                &name,
+                &FlagJob {
+                    id: 0,
+                    folder: folder.clone(),
+                    uidvalidity,
+                    uids: ticketed,
+                    flags: TICKETED.into(),
+                },
+                now,
+            )
+        });
+        match stored {
+            Ok(summary) => {
+                tracing::info!(
+                    mailbox = %name, folder = %folder,
+                    "stored {} new, {} duplicate, {} unparsed, {} failed (up to UID {reached})",
+                    summary.ingested, summary.duplicates, summary.quarantined, summary.failed
+                );
+                Ok(reached)
+            }
+            Err(error) => Err(error.into()),
+        }
+    })
+}
+
+/// Executes the keyword post-actions queued for this mailbox.
+async fn set_keywords(
+    shared: &Shared,
+    mailbox: &Mailbox,
+    session: &mut Session,
+) -> Result<(), ImapError> {
+    let jobs = shared.read(|conn| folders::pending_flag_jobs(conn, &mailbox.name))?;
+    let mut selected: Option<(String, u32)> = None;
+    for job in jobs {
+        if selected.as_ref().map(|(f, _)| f.as_str()) != Some(job.folder.as_str()) {
+            let mailbox_info = select(session, &job.folder).await?;
+            selected = Some((job.folder.clone(), mailbox_info.uid_validity.unwrap_or(0)));
+        }
+        let now = shared.clock.now().as_second();
+        let current_validity = selected.as_ref().map(|(_, v)| *v).unwrap_or(0);
+        let outcome: Result<String, String> = if current_validity != job.uidvalidity {
+            Ok("skipped: the folder's UIDVALIDITY changed".into())
+        } else {
+            let set = uid_set(&job.uids);
+            let what = format!("UID STORE {set} +FLAGS.SILENT ({})", job.flags);
+            let result = timed(&what, async {
+                let stream = session
+                    .uid_store(&set, format!("+FLAGS.SILENT ({})", job.flags))
+                    .await
+                    .map_err(ImapError::protocol(&what))?;
+                let _: Vec<_> = stream
+                    .try_collect()
+                    .await
+                    .map_err(ImapError::protocol(&what))?;
+                Ok(())
+            })
+            .await;
+            match result {
+                Ok(()) => Ok(format!(
+                    "{} set on {} message(s)",
+                    job.flags,
+                    job.uids.len()
+                )),
+                // The server said NO (keywords not allowed, folder read-only): a lasting
+                // failure, recorded; a broken connection is retried after reconnecting.
+                Err(ImapError::Protocol {
+                    source: async_imap::error::Error::No(reason),
+                    ..
+                }) => Err(reason),
+                Err(other) => return Err(other),
+            }
+        };
+        if let Err(reason) = &outcome {
+            tracing::warn!(mailbox = %mailbox.name, folder = %job.folder, "cannot set {}: {reason}", job.flags);
+        }
+        shared.write(|store| {
+            folders::finish_outbox(
+                store.connection(),
+                job.id,
+                now,
+                outcome.as_deref().map_err(|e| e.as_str()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `[1,2,3,5,7,8]` → `1:3,5,7:8`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_are_compressed() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[42]), "42");
+        assert_eq!(uid_set(&[]), "");
+    }
+}
