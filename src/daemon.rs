@@ -86,7 +86,7 @@ pub fn store_batch(
             if *unparsed {
                 tracing::warn!(source = %incoming.origin.location, "#{reference}: stored unparsed");
             } else {
-                tracing::debug!(source = %incoming.origin.location, "#{reference}: new ticket ({})", kind.as_str());
+                tracing::info!(source = %incoming.origin.location, "#{reference}: new ticket ({})", kind.as_str());
             }
         }
     }

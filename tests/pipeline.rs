@@ -493,3 +493,25 @@ fn full_text_search_finds_messages() {
         1
     );
 }
+
+#[test]
+fn old_mail_is_filed_but_not_acknowledged() {
+    let mut desk = Desk::new();
+    // The fixture was written on 16 November; a first sync a week later is backlog.
+    desk.clock
+        .advance(std::time::Duration::from_secs(7 * 86_400));
+    let reference = desk.ingest_fixture("06-request-en.eml");
+    assert_eq!(desk.ticket(reference).ticket.status, "new");
+    assert_eq!(desk.pending_acks(reference), 0);
+    let suppressed = desk
+        .ticket(reference)
+        .events
+        .into_iter()
+        .find(|e| e.kind == "ack_suppressed")
+        .unwrap();
+    assert!(
+        suppressed.detail.contains("too long ago"),
+        "{}",
+        suppressed.detail
+    );
+}

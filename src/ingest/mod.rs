@@ -232,6 +232,10 @@ pub struct Ack {
     pub due_at: i64,
 }
 
+/// Mail written longer ago than this is backlog (a first sync of an old mailbox, an archive
+/// import): filed, but never acknowledged.
+const ACK_MAX_AGE_SECS: i64 = 86_400;
+
 /// The result of one message through [`decide`].
 #[derive(Debug)]
 pub enum Outcome {
@@ -550,6 +554,14 @@ fn plan_ack<L: Lookup>(
         .any(|own| own.eq_ignore_ascii_case(domain))
     {
         return Ok(Err(format!("{to} is in our own domain")));
+    }
+    if let Some(date) = parsed.date
+        && now.as_second() - date > ACK_MAX_AGE_SECS
+    {
+        return Ok(Err(format!(
+            "written {}, too long ago to acknowledge (a backlog, not a new request)",
+            crate::store::views::rfc3339(date)
+        )));
     }
     let since = now.as_second() - 86_400;
     let sent = lookup.acks_to_since(&to, since)?;
