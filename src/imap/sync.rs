@@ -82,7 +82,7 @@ async fn session_loop(
     let can_idle = capabilities.has_str("IDLE");
     tracing::info!(mailbox = %mailbox.name, host = %imap.host, idle = can_idle, "connected");
     on_connected();
-    loop {
+    while !*shutdown.borrow() {
         for folder in &mailbox.folders {
             sync_folder(shared, mailbox, folder, &mut session, shutdown).await?;
             if *shutdown.borrow() {
@@ -91,15 +91,7 @@ async fn session_loop(
         }
         set_keywords(shared, mailbox, &mut session).await?;
         if *shutdown.borrow() {
-            timed("LOGOUT", async {
-                session
-                    .logout()
-                    .await
-                    .map_err(ImapError::protocol("LOGOUT"))
-            })
-            .await
-            .ok();
-            return Ok(());
+            break;
         }
         if can_idle {
             if mailbox.folders.len() > 1 {
@@ -115,6 +107,12 @@ async fn session_loop(
             }
         }
     }
+    timed("LOGOUT", async {
+        session.logout().await.map_err(ImapError::protocol("LOGOUT"))
+    })
+    .await
+    .ok();
+    Ok(())
 }
 
 async fn select(
