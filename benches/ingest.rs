@@ -179,6 +179,7 @@ fn main() {
                 origin: Origin {
                     mailbox: Some("support".into()),
                     location: format!("bench:{n}"),
+                    imap: None,
                 },
             })
             .collect();

@@ -331,6 +331,7 @@ pub fn ingest_paths(
                         origin: Origin {
                             mailbox: mailbox.clone(),
                             location: item.location,
+                            imap: None,
                         },
                     });
                     if batch.len() >= BATCH

@@ -67,6 +67,7 @@ fn scan_once(
                         origin: Origin {
                             mailbox: Some(mailbox.name.clone()),
                             location: format!("maildir:{}", path.display()),
+                            imap: None,
                         },
                     });
                     paths.push(path);

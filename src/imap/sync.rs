@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::{ImapError, Session, connect, timed};
 use crate::config::{Imap, Mailbox};
 use crate::daemon::{Backoff, Shared, store_batch};
-use crate::ingest::{Filed, Incoming, Origin};
+use crate::ingest::{Filed, ImapLocation, Incoming, Origin};
 use crate::store::folders::{self, FlagJob, FolderPosition};
 
 /// Messages fetched (and stored) per round trip and per transaction.
@@ -108,7 +108,10 @@ async fn session_loop(
         }
     }
     timed("LOGOUT", async {
-        session.logout().await.map_err(ImapError::protocol("LOGOUT"))
+        session
+            .logout()
+            .await
+            .map_err(ImapError::protocol("LOGOUT"))
     })
     .await
     .ok();
@@ -339,6 +342,11 @@ fn spawn_store(
                 origin: Origin {
                     mailbox: Some(name.clone()),
                     location: format!("imap:{name}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"),
+                    imap: Some(ImapLocation {
+                        folder: folder.clone(),
+                        uidvalidity,
+                        uid,
+                    }),
                 },
             })
             .collect();

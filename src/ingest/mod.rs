@@ -139,6 +139,15 @@ pub struct Origin {
     pub mailbox: Option<String>,
     /// Human-readable location: a file path, `maildir:/x/cur/...`, `imap:support/INBOX/42`.
     pub location: String,
+    /// Where the message sits on the IMAP server, for flags set on it later.
+    pub imap: Option<ImapLocation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapLocation {
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
 }
 
 /// Everything the store needs to file one message.
@@ -167,6 +176,8 @@ pub struct MessageRecord {
     pub headers: Vec<(String, String)>,
     pub attachments: Vec<Attachment>,
     pub source: String,
+    pub mailbox: Option<String>,
+    pub imap: Option<ImapLocation>,
     pub threaded_by: Option<Via>,
     pub parse_error: Option<String>,
 }
@@ -222,13 +233,32 @@ pub enum WaitingChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiting {
     pub since: i64,
+    /// When the queue's agents are warned (`warn_at` share of the target).
+    pub warn_at: i64,
     pub due_at: i64,
+}
+
+impl Waiting {
+    fn start(config: &Config, queue: &crate::config::Queue, now: Timestamp) -> Waiting {
+        let target = queue.policy.response_target;
+        let warning = crate::config::Span {
+            length: target.length.mul_f64(queue.policy.warn_at),
+            ..target
+        };
+        Waiting {
+            since: now.as_second(),
+            warn_at: sla::add(&config.calendar, now, warning).as_second(),
+            due_at: sla::add(&config.calendar, now, target).as_second(),
+        }
+    }
 }
 
 /// An acknowledgement to schedule through the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     pub to: String,
+    /// The mailbox whose address the acknowledgement is sent from.
+    pub mailbox: Option<String>,
     pub due_at: i64,
 }
 
@@ -281,16 +311,15 @@ pub fn decide<L: Lookup>(
         headers: parsed.headers.clone(),
         attachments: parsed.attachments.clone(),
         source: origin.location.clone(),
+        mailbox: origin.mailbox.clone(),
+        imap: origin.imap.clone(),
         threaded_by: None,
         parse_error: parsed.unparsed.clone(),
     };
 
     if let Some(reason) = &parsed.unparsed {
         let queue = config.queue(default_queue).unwrap_or(&config.queues[0]);
-        let waiting = Waiting {
-            since: now_s,
-            due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
-        };
+        let waiting = Waiting::start(config, queue, now);
         return Ok(Outcome::Store(Box::new(Decision {
             message,
             placement: Placement::New(NewTicket {
@@ -404,10 +433,7 @@ pub fn decide<L: Lookup>(
                 language: message.language.clone(),
                 ..TicketUpdate::default()
             };
-            let waiting = Waiting {
-                since: now_s,
-                due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
-            };
+            let waiting = Waiting::start(config, queue, now);
             match state.status {
                 Status::New | Status::Acknowledged if state.waiting_since.is_some() => {
                     events.push(("message", format!("follow-up via {}", via_name(&message))));
@@ -415,7 +441,7 @@ pub fn decide<L: Lookup>(
                 Status::Closed | Status::Ignored => {
                     update.status = Some(Status::New);
                     update.waiting = WaitingChange::Start(waiting);
-                    update.ack = plan_ack(&parsed, config, queue, lookup, now)?
+                    update.ack = plan_ack(&parsed, config, queue, origin, lookup, now)?
                         .map_err(|reason| events.push(("ack_suppressed", reason)))
                         .ok();
                     events.push((
@@ -445,10 +471,7 @@ pub fn decide<L: Lookup>(
             let route = route::route(&parsed, config, default_queue);
             let queue = config.queue(&route.queue).unwrap_or(&config.queues[0]);
             let mut status = Status::New;
-            let mut waiting = Some(Waiting {
-                since: now_s,
-                due_at: sla::add(&config.calendar, now, queue.policy.response_target).as_second(),
-            });
+            let mut waiting = Some(Waiting::start(config, queue, now));
             let mut ack = None;
             match author {
                 Author::Automatic(kind, reason) => {
@@ -475,7 +498,7 @@ pub fn decide<L: Lookup>(
                                 None => format!("request filed in {}", route.queue),
                             },
                         ));
-                        match plan_ack(&parsed, config, queue, lookup, now)? {
+                        match plan_ack(&parsed, config, queue, origin, lookup, now)? {
                             Ok(planned) => ack = Some(planned),
                             Err(reason) => events.push(("ack_suppressed", reason)),
                         }
@@ -533,6 +556,7 @@ fn plan_ack<L: Lookup>(
     parsed: &Parsed,
     config: &Config,
     queue: &crate::config::Queue,
+    origin: &Origin,
     lookup: &L,
     now: Timestamp,
 ) -> rusqlite::Result<Result<Ack, String>> {
@@ -571,7 +595,11 @@ fn plan_ack<L: Lookup>(
         )));
     }
     let due_at = sla::add(&config.calendar, now, queue.policy.ack_delay).as_second();
-    Ok(Ok(Ack { to, due_at }))
+    Ok(Ok(Ack {
+        to,
+        mailbox: origin.mailbox.clone(),
+        due_at,
+    }))
 }
 
 /// Counts of one ingest run, for the summary line.

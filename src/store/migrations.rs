@@ -140,8 +140,26 @@ ALTER TABLE outbox ADD COLUMN mailbox TEXT;
 CREATE INDEX outbox_mailbox ON outbox (mailbox, kind) WHERE status = 'pending';
 "#;
 
+/// Deadlines the scheduler acts on, where each message sits on the server, and the
+/// in-flight state of outgoing mail.
+const V3: &str = r#"
+ALTER TABLE tickets ADD COLUMN warn_at INTEGER;
+ALTER TABLE tickets ADD COLUMN warned_at INTEGER;
+-- The next moment the scheduler must act on (a warning, then the breach); NULL when none.
+ALTER TABLE tickets ADD COLUMN deadline_at INTEGER;
+CREATE INDEX tickets_deadline ON tickets (deadline_at) WHERE deadline_at IS NOT NULL;
+ALTER TABLE messages ADD COLUMN mailbox TEXT;
+ALTER TABLE messages ADD COLUMN imap_folder TEXT;
+ALTER TABLE messages ADD COLUMN imap_uidvalidity INTEGER;
+ALTER TABLE messages ADD COLUMN imap_uid INTEGER;
+-- Set just before the SMTP transaction starts: a row found with it after a crash may have
+-- been delivered, and is never sent again automatically.
+ALTER TABLE outbox ADD COLUMN sending_since INTEGER;
+ALTER TABLE outbox ADD COLUMN message_id TEXT;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 #[cfg(test)]

@@ -125,8 +125,9 @@ impl Store {
                 conn.prepare_cached(
                     "INSERT INTO tickets (id, token, status, queue, category, priority, labels,
                         language, customer, customer_name, subject, normalized_subject, created_at,
-                        last_message_at, waiting_since, due_at, unparsed, message_count)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, 1)",
+                        last_message_at, waiting_since, warn_at, due_at, deadline_at, unparsed,
+                        message_count)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, ?16, ?15, ?17, 1)",
                 )?
                 .execute(params![
                     id,
@@ -143,16 +144,17 @@ impl Store {
                     new.normalized_subject,
                     now,
                     new.waiting.map(|w| w.since),
+                    new.waiting.map(|w| w.warn_at),
                     new.waiting.map(|w| w.due_at),
                     new.unparsed,
                 ])?;
                 (id, true, &new.participants, new.ack.as_ref(), false)
             }
             Placement::Existing { ticket, update } => {
-                let (mode, since, due) = match update.waiting {
-                    WaitingChange::Keep => (0, None, None),
-                    WaitingChange::Start(w) => (1, Some(w.since), Some(w.due_at)),
-                    WaitingChange::Stop => (2, None, None),
+                let (mode, since, warn, due) = match update.waiting {
+                    WaitingChange::Keep => (0, None, None, None),
+                    WaitingChange::Start(w) => (1, Some(w.since), Some(w.warn_at), Some(w.due_at)),
+                    WaitingChange::Stop => (2, None, None, None),
                 };
                 conn.prepare_cached(
                     "UPDATE tickets SET
@@ -161,6 +163,9 @@ impl Store {
                         status = coalesce(?3, status),
                         waiting_since = CASE ?4 WHEN 0 THEN waiting_since WHEN 1 THEN ?5 ELSE NULL END,
                         due_at = CASE ?4 WHEN 0 THEN due_at WHEN 1 THEN ?6 ELSE NULL END,
+                        warn_at = CASE ?4 WHEN 0 THEN warn_at WHEN 1 THEN ?9 ELSE NULL END,
+                        warned_at = CASE ?4 WHEN 0 THEN warned_at ELSE NULL END,
+                        deadline_at = CASE ?4 WHEN 0 THEN deadline_at WHEN 1 THEN ?9 ELSE NULL END,
                         first_response_at = coalesce(first_response_at, ?7),
                         language = coalesce(language, ?8)
                      WHERE id = ?1",
@@ -174,6 +179,7 @@ impl Store {
                     due,
                     update.answered_at,
                     update.language,
+                    warn,
                 ])?;
                 (
                     *ticket,
@@ -195,8 +201,9 @@ impl Store {
         conn.prepare_cached(
             "INSERT INTO messages (ticket_id, dedup_key, message_id, kind, from_addr, from_name,
                 to_addrs, cc_addrs, subject, date, received_at, language, text, headers, source,
-                threaded_by, parse_error, size, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                threaded_by, parse_error, size, raw, mailbox, imap_folder, imap_uidvalidity, imap_uid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                ?20, ?21, ?22, ?23)",
         )?
         .execute(params![
             ticket,
@@ -218,6 +225,10 @@ impl Store {
             m.parse_error,
             raw.len() as i64,
             raw,
+            m.mailbox,
+            m.imap.as_ref().map(|l| &l.folder),
+            m.imap.as_ref().map(|l| l.uidvalidity),
+            m.imap.as_ref().map(|l| l.uid),
         ])?;
         let message_row = conn.last_insert_rowid();
         for attachment in &m.attachments {

@@ -67,6 +67,7 @@ impl Desk {
             origin: Origin {
                 mailbox: Some("support".into()),
                 location: "test".into(),
+                imap: None,
             },
         }];
         let mut filed = ingester
