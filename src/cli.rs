@@ -86,8 +86,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Side effects still to do (mail to send, IMAP keywords to set) and those that failed
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+        /// Also list rows that are done or cancelled
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the config and say what is wrong, key by key
     CheckConfig,
+}
+
+#[derive(Subcommand, Debug)]
+enum OutboxAction {
+    /// Put a failed row back in line, due now
+    Retry { id: i64 },
 }
 
 /// Errors that mean "fix your command line or config" (exit 2) rather than a runtime failure.
@@ -258,6 +274,55 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&detail)?);
             } else {
                 print_ticket(&detail)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { action, all, json } => {
+            let store = open_store(&config)?;
+            let conn = store.connection();
+            if let Some(OutboxAction::Retry { id }) = action {
+                let now = jiff::Timestamp::now().as_second();
+                if !crate::store::outbox::retry(conn, id, now)? {
+                    bail!("no failed outbox row {id} (see `postdesk outbox`)");
+                }
+                println!("outbox row {id} is pending again; a running daemon sends it shortly");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows = crate::store::outbox::list(conn, all)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "{:<6} {:<16} {:<7} {:<9} {:<17} {:<30} ERROR",
+                    "ID", "KIND", "REF", "STATUS", "DUE", "TO"
+                )?;
+                for row in &rows {
+                    writeln!(
+                        out,
+                        "{:<6} {:<16} {:<7} {:<9} {:<17} {:<30} {}",
+                        row.id,
+                        row.kind,
+                        row.reference
+                            .map(|r| format!("#{r}"))
+                            .unwrap_or_else(|| "-".into()),
+                        row.status,
+                        row.due_at
+                            .as_deref()
+                            .map(short_time)
+                            .unwrap_or_else(|| "-".into()),
+                        clip(
+                            row.recipient
+                                .as_deref()
+                                .or(row.mailbox.as_deref())
+                                .unwrap_or("-"),
+                            30
+                        ),
+                        row.last_error.as_deref().unwrap_or("")
+                    )?;
+                }
+                writeln!(out, "{} row(s)", rows.len())?;
             }
             Ok(ExitCode::SUCCESS)
         }

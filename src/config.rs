@@ -72,6 +72,12 @@ pub struct QueuePolicy {
     pub response_target: Span,
     pub warn_at: f64,
     pub estimate_quantile: f64,
+    /// Promised answer time while a queue has too little history. Only its length is used:
+    /// it is counted in the same kind of time as `response_target` (business or wall-clock).
+    pub estimate_default: Span,
+    /// At least this many recent first responses are needed before the quantile of them is
+    /// promised instead of `estimate_default`.
+    pub estimate_min_samples: u32,
     /// At most this many acknowledgements to one sender per day (mail-loop guard).
     pub ack_daily_cap: u32,
 }
@@ -83,6 +89,8 @@ impl Default for QueuePolicy {
             response_target: Span::calendar(Duration::from_secs(24 * 3600)),
             warn_at: 0.75,
             estimate_quantile: 0.8,
+            estimate_default: Span::calendar(Duration::from_secs(4 * 3600)),
+            estimate_min_samples: 20,
             ack_daily_cap: 3,
         }
     }
@@ -518,6 +526,8 @@ struct RawPolicy {
     response_target: Option<String>,
     warn_at: Option<f64>,
     estimate_quantile: Option<f64>,
+    estimate_default: Option<String>,
+    estimate_min_samples: Option<u32>,
     ack_daily_cap: Option<u32>,
 }
 
@@ -893,6 +903,24 @@ impl RawPolicy {
                 base.estimate_quantile,
                 problems,
             ),
+            estimate_default: match span(
+                "estimate_default",
+                &self.estimate_default,
+                base.estimate_default,
+                problems,
+            ) {
+                s if s.length.is_zero() => {
+                    problems.add(
+                        format!("{key}.estimate_default"),
+                        "must be a non-zero duration",
+                    );
+                    base.estimate_default
+                }
+                s => s,
+            },
+            estimate_min_samples: self
+                .estimate_min_samples
+                .unwrap_or(base.estimate_min_samples),
             ack_daily_cap: self.ack_daily_cap.unwrap_or(base.ack_daily_cap),
         }
     }
@@ -1176,6 +1204,76 @@ imap = { host = "imap.example.com", tls = "none", user = "u" }
             .unwrap_err()
             .to_string();
         assert!(err.contains("ack_dealy"), "{err}");
+    }
+
+    #[test]
+    fn estimate_keys_default_and_inherit() {
+        let config = load("").unwrap();
+        assert_eq!(
+            config.defaults.estimate_default,
+            Span::calendar(Duration::from_secs(4 * 3600))
+        );
+        assert_eq!(config.defaults.estimate_min_samples, 20);
+        assert_eq!(config.queues[0].policy.estimate_min_samples, 20);
+
+        let config = load(
+            r#"
+[defaults]
+estimate_default = "2h business"
+estimate_min_samples = 5
+[[queue]]
+name = "support"
+[[queue]]
+name = "billing"
+estimate_default = "1d"
+estimate_min_samples = 50
+"#,
+        )
+        .unwrap();
+        let support = &config.queues[0].policy;
+        assert_eq!(
+            support.estimate_default,
+            Span::parse("2h business").unwrap()
+        );
+        assert_eq!(support.estimate_min_samples, 5);
+        let billing = &config.queues[1].policy;
+        assert_eq!(billing.estimate_default, Span::parse("1d").unwrap());
+        assert_eq!(billing.estimate_min_samples, 50);
+    }
+
+    #[test]
+    fn estimate_keys_are_validated() {
+        let problems = load(
+            r#"
+[defaults]
+estimate_default = "soon"
+[[queue]]
+name = "support"
+estimate_default = "0m"
+"#,
+        )
+        .unwrap_err();
+        let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["defaults.estimate_default", "queue[0].estimate_default"]
+        );
+        assert!(problems[1].message.contains("non-zero"), "{}", problems[1]);
+
+        let err = Config::from_toml(
+            "[defaults]\nestimate_min_samples = -1\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("estimate_min_samples"), "{err}");
+        let err = Config::from_toml(
+            "[[queue]]\nname = \"q\"\nestimate_defualt = \"1h\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("estimate_defualt"), "{err}");
     }
 
     #[test]

@@ -10,14 +10,14 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, MailboxSource};
 use crate::ingest::{Filed, Incoming, Ingester, Summary};
 use crate::store::{Store, StoreError};
-use crate::{imap, maildir};
+use crate::{imap, maildir, scheduler};
 
 /// Mailbox tasks get this long to finish their batch after a stop request.
 const STOP_GRACE: Duration = Duration::from_secs(8);
@@ -28,6 +28,10 @@ pub struct Shared {
     pub config: Arc<Config>,
     store: Arc<Mutex<Store>>,
     pub clock: Arc<dyn Clock>,
+    /// Wakes the outbox worker: new rows may be due earlier than it planned to look.
+    pub outbox_wake: Arc<Notify>,
+    /// Wakes the deadline scheduler for the same reason.
+    pub deadline_wake: Arc<Notify>,
 }
 
 impl Shared {
@@ -36,6 +40,8 @@ impl Shared {
             config: Arc::new(config),
             store: Arc::new(Mutex::new(store)),
             clock,
+            outbox_wake: Arc::new(Notify::new()),
+            deadline_wake: Arc::new(Notify::new()),
         }
     }
 
@@ -74,6 +80,11 @@ pub fn store_batch(
     let mut summary = Summary::default();
     let mut store = shared.lock();
     let filed = ingester.ingest_batch_then(&mut store, batch, &mut summary, finish)?;
+    drop(store);
+    if summary.ingested + summary.quarantined > 0 {
+        shared.outbox_wake.notify_one();
+        shared.deadline_wake.notify_one();
+    }
     for (incoming, filed) in batch.iter().zip(&filed) {
         if let Filed::Stored {
             ticket,
@@ -213,6 +224,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
 
 fn spawn_mailboxes(shared: &Shared, stopped: &watch::Receiver<bool>) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
+    tasks.spawn(scheduler::run_deadlines(shared.clone(), stopped.clone()));
     for mailbox in &shared.config.mailboxes {
         let shutdown = stopped.clone();
         match &mailbox.source {

@@ -12,6 +12,8 @@ pub mod daemon;
 pub mod imap;
 pub mod ingest;
 pub mod maildir;
+pub mod scheduler;
 pub mod sla;
+pub mod smtp;
 pub mod source;
 pub mod store;

@@ -1,8 +1,10 @@
 //! The SQLite store: one writer connection in WAL mode (readers never block it), versioned
 //! migrations on open, and the writes the ingest pipeline decides on.
 
+pub mod deadlines;
 pub mod folders;
 mod migrations;
+pub mod outbox;
 pub mod views;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,216 @@
+//! Outgoing mail over SMTP (lettre): the transport built from `[smtp]`, and the messages
+//! postdesk writes, with header values that can never carry a line break.
+
+use std::time::Duration;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox as Address, Message};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::config::{Smtp, TlsMode};
+use crate::ingest::classify::LOOP_HEADER;
+
+/// Each SMTP command must answer within this time.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpError {
+    #[error("cannot set up SMTP to {host}: {reason}")]
+    Setup { host: String, reason: String },
+    #[error("cannot read the SMTP password from {path}: {source}")]
+    Password {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    /// The server answered 5xx: sending again will not help.
+    #[error("SMTP server refused the message: {0}")]
+    Permanent(String),
+    /// 4xx, connection trouble or a timeout: try again later.
+    #[error("SMTP delivery failed for now: {0}")]
+    Transient(String),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl Mailer {
+    pub fn new(smtp: &Smtp) -> Result<Mailer, SmtpError> {
+        let setup = |e: lettre::transport::smtp::Error| SmtpError::Setup {
+            host: smtp.host.clone(),
+            reason: e.to_string(),
+        };
+        let builder = match smtp.tls {
+            TlsMode::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(setup)?
+            }
+            TlsMode::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(setup)?
+            }
+            // Config validation allows this only towards a loopback address.
+            TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        };
+        let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
+        if let Some(user) = &smtp.user {
+            let password = match &smtp.password_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|source| SmtpError::Password {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+                None => String::new(),
+            };
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+        })
+    }
+
+    /// Sends with the null envelope sender (RFC 3834 §3.3: automatic replies must not
+    /// cause bounces back to us).
+    pub async fn send(&self, message: &Message) -> Result<(), SmtpError> {
+        let envelope = lettre::address::Envelope::new(None, message.envelope().to().to_vec())
+            .map_err(|e| SmtpError::Build(e.to_string()))?;
+        self.transport
+            .send_raw(&envelope, &message.formatted())
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if e.is_permanent() {
+                    SmtpError::Permanent(e.to_string())
+                } else {
+                    SmtpError::Transient(e.to_string())
+                }
+            })
+    }
+
+    /// Checks that the server answers and accepts our login.
+    pub async fn test_connection(&self) -> Result<bool, SmtpError> {
+        self.transport
+            .test_connection()
+            .await
+            .map_err(|e| SmtpError::Transient(e.to_string()))
+    }
+}
+
+/// What an outgoing message says and where it threads.
+pub struct Outgoing<'a> {
+    pub from_name: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub reply_to: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub message_id: &'a str,
+    /// Message-IDs (without brackets) this answers: the last is the direct parent.
+    pub references: &'a [String],
+    /// `Auto-Submitted: auto-replied` (an answer to a message) or `auto-generated`.
+    pub auto_submitted: &'static str,
+}
+
+/// Builds the message. Every header value goes through [`clean`], so nothing taken from a
+/// customer's mail can start a header of its own.
+pub fn compose(outgoing: &Outgoing<'_>) -> Result<Message, SmtpError> {
+    let address = |name: &str, addr: &str| -> Result<Address, SmtpError> {
+        let parsed = clean(addr)
+            .parse()
+            .map_err(|e| SmtpError::Build(format!("address {addr:?}: {e}")))?;
+        let name = clean(name);
+        Ok(Address::new((!name.is_empty()).then_some(name), parsed))
+    };
+    let mut builder = Message::builder()
+        .from(address(outgoing.from_name, outgoing.from)?)
+        .to(address("", outgoing.to)?)
+        .subject(clean(outgoing.subject))
+        .message_id(Some(format!("<{}>", clean(outgoing.message_id))))
+        .header(ContentType::TEXT_PLAIN)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            outgoing.auto_submitted.into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(LOOP_HEADER),
+            clean(outgoing.from),
+        ));
+    if let Some(reply_to) = outgoing.reply_to {
+        builder = builder.reply_to(address(outgoing.from_name, reply_to)?);
+    }
+    if let Some(parent) = outgoing.references.last() {
+        builder = builder.in_reply_to(format!("<{}>", clean(parent)));
+        let chain: Vec<String> = outgoing
+            .references
+            .iter()
+            .map(|id| format!("<{}>", clean(id)))
+            .collect();
+        builder = builder.references(chain.join(" "));
+    }
+    builder
+        .body(outgoing.body.replace("\r\n", "\n"))
+        .map_err(|e| SmtpError::Build(e.to_string()))
+}
+
+/// One line, no control characters: safe as (part of) a header value.
+pub fn clean(value: &str) -> String {
+    crate::ingest::parse::one_line(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample<'a>(subject: &'a str, references: &'a [String]) -> Outgoing<'a> {
+        Outgoing {
+            from_name: "Example Support",
+            from: "support@example.com",
+            to: "alice@customer.example",
+            reply_to: Some("support+t.abc123@example.com"),
+            subject,
+            body: "Hello\nWe have your request.",
+            message_id: "ack-1@example.com",
+            references,
+            auto_submitted: "auto-replied",
+        }
+    }
+
+    #[test]
+    fn acknowledgement_headers() {
+        let refs = vec![
+            "root@customer.example".to_string(),
+            "req@customer.example".to_string(),
+        ];
+        let message = compose(&sample("[#1042] Re: Cannot log in", &refs)).unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        for header in [
+            "Auto-Submitted: auto-replied\r\n",
+            "X-Auto-Response-Suppress: All\r\n",
+            "X-Postdesk-Loop: support@example.com\r\n",
+            "In-Reply-To: <req@customer.example>\r\n",
+            "References: <root@customer.example> <req@customer.example>\r\n",
+            "Message-ID: <ack-1@example.com>\r\n",
+            "Reply-To: \"Example Support\" <support+t.abc123@example.com>\r\n",
+            "Subject: [#1042] Re: Cannot log in\r\n",
+        ] {
+            assert!(text.contains(header), "{header:?} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn no_header_injection_from_message_data() {
+        let refs = vec!["x@y\r\nBcc: victim@example.com".to_string()];
+        let message = compose(&sample("Hi\r\nBcc: victim@example.com", &refs)).unwrap();
+        let text = String::from_utf8(message.formatted()).unwrap();
+        let head = text.split("\r\n\r\n").next().unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
+    }
+}
