@@ -186,6 +186,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {
+            crate::templates::Templates::load(config.templates.as_deref())
+                .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
             let source = match &cli.config {
                 Some(path) => path.display().to_string(),
                 None if Path::new(config::DEFAULT_CONFIG).exists() => config::DEFAULT_CONFIG.into(),

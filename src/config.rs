@@ -63,6 +63,8 @@ pub struct Config {
     pub ticket_tag: TicketTag,
     /// File holding the key for reply tokens; without it a key is generated and kept in the database.
     pub token_key_file: Option<PathBuf>,
+    /// Folder of `KIND.LANGUAGE.hbs` files overriding or adding to the built-in templates.
+    pub templates: Option<PathBuf>,
 }
 
 /// Response-time settings; `[defaults]` and each `[[queue]]` may set them.
@@ -206,12 +208,18 @@ pub struct Smtp {
     pub tls: TlsMode,
     pub user: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// A mail still failing after this many tries is parked as failed.
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub name: String,
     pub address: String,
+    /// Shown with the address on outgoing mail, e.g. "Example Support".
+    pub display_name: Option<String>,
+    /// Acknowledgements carry `Reply-To: <local>+t.<token>@<domain>`.
+    pub reply_token: bool,
     pub queue: String,
     pub folders: Vec<String>,
     pub sent_folders: Vec<String>,
@@ -408,6 +416,7 @@ impl Config {
             ingest: IngestLimits::default(),
             ticket_tag: TicketTag::parse("[#{ref}]").expect("built-in tag format is valid"),
             token_key_file: None,
+            templates: None,
         }
     }
 
@@ -503,6 +512,7 @@ struct RawConfig {
     database: Option<PathBuf>,
     ticket_tag: Option<String>,
     token_key_file: Option<PathBuf>,
+    templates: Option<PathBuf>,
     #[serde(default)]
     defaults: RawPolicy,
     calendar: Option<RawCalendar>,
@@ -548,6 +558,7 @@ struct RawSmtp {
     tls: Option<String>,
     user: Option<String>,
     password_file: Option<PathBuf>,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -555,6 +566,9 @@ struct RawSmtp {
 struct RawMailbox {
     name: String,
     address: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    reply_token: bool,
     queue: Option<String>,
     folders: Option<Vec<String>>,
     #[serde(default)]
@@ -726,6 +740,8 @@ impl RawConfig {
             };
             mailboxes.push(Mailbox {
                 poll_interval,
+                display_name: raw.display_name,
+                reply_token: raw.reply_token,
                 name: raw.name,
                 address: raw.address.to_lowercase(),
                 queue,
@@ -860,6 +876,7 @@ impl RawConfig {
             ingest,
             ticket_tag,
             token_key_file: self.token_key_file,
+            templates: self.templates,
         }
     }
 }
@@ -1059,6 +1076,7 @@ impl RawSmtp {
             tls,
             user: self.user,
             password_file: self.password_file,
+            max_attempts: self.max_attempts.unwrap_or(10).max(1),
         }
     }
 }

@@ -16,8 +16,10 @@ use tokio::task::JoinSet;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, MailboxSource};
 use crate::ingest::{Filed, Incoming, Ingester, Summary};
+use crate::smtp::Mailer;
 use crate::store::{Store, StoreError};
-use crate::{imap, maildir, scheduler};
+use crate::templates::Templates;
+use crate::{imap, maildir, outbox, scheduler};
 
 /// Mailbox tasks get this long to finish their batch after a stop request.
 const STOP_GRACE: Duration = Duration::from_secs(8);
@@ -133,7 +135,7 @@ pub struct ConfigSource {
 }
 
 impl ConfigSource {
-    fn reload(&self) -> Result<Config> {
+    fn reload(&self) -> Result<(Config, Templates)> {
         let mut config = match &self.path {
             Some(path) => Config::load(path)?,
             None => Config::builtin(),
@@ -141,11 +143,13 @@ impl ConfigSource {
         if let Some(db) = &self.database_override {
             config.database = db.clone();
         }
-        Ok(config)
+        let templates = Templates::load(config.templates.as_deref())?;
+        Ok((config, templates))
     }
 }
 
 pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
+    let mut templates = Arc::new(Templates::load(config.templates.as_deref())?);
     let store = Store::open(&config.database, config.token_key_file.as_deref())
         .context("cannot use the database (set `database` in the config or pass --db PATH)")?;
     let mut shared = Shared::new(config, store, Arc::new(SystemClock));
@@ -156,7 +160,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     let watchdog = spawn_watchdog();
     loop {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = spawn_mailboxes(&shared, &stopped);
+        let mut tasks = spawn_mailboxes(&shared, &templates, &stopped);
         let status = format!(
             "watching {} mailbox(es), database {}",
             shared.config.mailboxes.len(),
@@ -169,7 +173,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
                 _ = terminate.recv() => break None,
                 _ = interrupt.recv() => break None,
                 _ = hangup.recv() => match source.reload() {
-                    Ok(config) => break Some(config),
+                    Ok(reloaded) => break Some(reloaded),
                     Err(error) => {
                         tracing::error!("config not reloaded, the running one stays in force: {error:#}");
                         notify(&[NotifyState::Status("config reload refused; see the log")]);
@@ -203,7 +207,8 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
         }
         match reload {
             None => break,
-            Some(config) => {
+            Some((config, new_templates)) => {
+                templates = Arc::new(new_templates);
                 if config.database != shared.config.database {
                     tracing::warn!("a new database path takes effect only after a restart");
                 }
@@ -222,9 +227,27 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     Ok(())
 }
 
-fn spawn_mailboxes(shared: &Shared, stopped: &watch::Receiver<bool>) -> JoinSet<()> {
+fn spawn_mailboxes(
+    shared: &Shared,
+    templates: &Arc<Templates>,
+    stopped: &watch::Receiver<bool>,
+) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     tasks.spawn(scheduler::run_deadlines(shared.clone(), stopped.clone()));
+    match shared.config.smtp.as_ref().map(Mailer::new) {
+        Some(Ok(mailer)) => {
+            tasks.spawn(outbox::run_outbox(
+                shared.clone(),
+                mailer,
+                templates.clone(),
+                stopped.clone(),
+            ));
+        }
+        Some(Err(error)) => tracing::error!("outgoing mail disabled: {error}"),
+        None => tracing::info!(
+            "no [smtp] section: acknowledgements and notices wait in the outbox (`postdesk outbox`)"
+        ),
+    }
     for mailbox in &shared.config.mailboxes {
         let shutdown = stopped.clone();
         match &mailbox.source {

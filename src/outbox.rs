@@ -1,0 +1,355 @@
+//! The outbox worker: sends due mail rows (acknowledgements, warnings, breach notices) over
+//! SMTP, a few at a time, each claimed before and finished right after its SMTP
+//! transaction (see `store::outbox` for what that guarantees across crashes). Failures are
+//! retried with capped backoff and parked as failed after `[smtp] max_attempts`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::daemon::Shared;
+use crate::sla;
+use crate::smtp::{self, Mailer, Outgoing, SmtpError};
+use crate::store::outbox::{self as rows, MailJob, TicketFacts};
+use crate::store::{self, StoreError};
+use crate::templates::{self, TemplateVars, Templates};
+
+/// Rows claimed per round.
+const ROUND: usize = 64;
+/// SMTP transactions in flight at once.
+const CONCURRENCY: usize = 8;
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// First-response history the expected answer time is computed from.
+const HISTORY_SECS: i64 = 30 * 86_400;
+
+/// A mail ready to send, or why the row ends without one.
+enum Prepared {
+    Send(Box<lettre::Message>),
+    Cancel(String),
+    Fail(String),
+}
+
+pub async fn run_outbox(
+    shared: Shared,
+    mailer: Mailer,
+    templates: Arc<Templates>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let parked =
+        shared.write(|s| rows::park_interrupted(s.connection(), shared.clock.now().as_second()));
+    match parked {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            "{n} outbox row(s) were being sent when postdesk stopped; parked as failed to avoid duplicates (see `postdesk outbox`)"
+        ),
+        Err(error) => tracing::error!("outbox: {error}"),
+    }
+    loop {
+        let worked = match send_round(&shared, &mailer, &templates).await {
+            Ok(worked) => worked,
+            Err(error) => {
+                tracing::error!("outbox: {error}");
+                false
+            }
+        };
+        if *shutdown.borrow() {
+            return;
+        }
+        if worked {
+            continue;
+        }
+        let now = shared.clock.now().as_second();
+        let next = shared.read(rows::next_mail_due).ok().flatten();
+        let sleep = next
+            .map(|at| Duration::from_secs(at.saturating_sub(now).max(0) as u64))
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shared.outbox_wake.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Sends what is due now; returns whether there was anything.
+async fn send_round(
+    shared: &Shared,
+    mailer: &Mailer,
+    templates: &Templates,
+) -> Result<bool, StoreError> {
+    let now = shared.clock.now();
+    let jobs = shared.read(|conn| rows::due_mail(conn, now.as_second(), ROUND))?;
+    if jobs.is_empty() {
+        return Ok(false);
+    }
+    let mut ready = Vec::new();
+    for job in jobs {
+        let prepared = shared.read(|conn| prepare(conn, &shared.config, templates, &job, now))?;
+        let now_s = now.as_second();
+        match prepared {
+            Prepared::Send(message) => {
+                let message_id = message_id_of(&message);
+                shared.write(|store| {
+                    let tx = store.transaction()?;
+                    rows::mark_sending(&tx, job.id, now_s, &message_id)?;
+                    if let Some(ticket) = job.ticket {
+                        store::remember_message_id(&tx, &message_id, ticket)?;
+                    }
+                    tx.commit()
+                })?;
+                ready.push((job, message));
+            }
+            Prepared::Cancel(reason) => {
+                shared.write(|store| rows::cancel(store.connection(), &job, now_s, &reason))?
+            }
+            Prepared::Fail(reason) => {
+                tracing::warn!(
+                    outbox = job.id,
+                    "cannot send {} to {}: {reason}",
+                    job.kind,
+                    job.recipient
+                );
+                shared.write(|store| rows::mark_failed(store.connection(), &job, now_s, &reason))?
+            }
+        }
+    }
+    let max_attempts = shared
+        .config
+        .smtp
+        .as_ref()
+        .map(|s| s.max_attempts)
+        .unwrap_or(10);
+    let mut sends = futures::stream::iter(ready)
+        .map(|(job, message)| async move {
+            let result = mailer.send(&message).await;
+            (job, result)
+        })
+        .buffer_unordered(CONCURRENCY);
+    while let Some((job, result)) = sends.next().await {
+        let now = shared.clock.now().as_second();
+        match result {
+            Ok(()) => {
+                shared.write(|store| {
+                    let tx = store.transaction()?;
+                    rows::mark_sent(&tx, &job, now)?;
+                    tx.commit()
+                })?;
+                tracing::info!(
+                    ticket = job.ticket.map(store::reference),
+                    "{} sent to {}",
+                    job.kind,
+                    job.recipient
+                );
+            }
+            Err(SmtpError::Transient(reason)) if job.attempts + 1 < max_attempts => {
+                let delay = retry_delay(job.attempts);
+                tracing::warn!(
+                    outbox = job.id,
+                    "{} to {} deferred ({reason}); retrying in {}s",
+                    job.kind,
+                    job.recipient,
+                    delay
+                );
+                shared.write(|store| {
+                    rows::mark_retry(store.connection(), job.id, now + delay, &reason)
+                })?;
+            }
+            Err(error) => {
+                let reason = format!("{error} (attempt {})", job.attempts + 1);
+                tracing::error!(
+                    outbox = job.id,
+                    "{} to {} failed: {reason}",
+                    job.kind,
+                    job.recipient
+                );
+                shared.write(|store| {
+                    let tx = store.transaction()?;
+                    rows::mark_failed(&tx, &job, now, &reason)?;
+                    tx.commit()
+                })?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// 30 s, 1 min, 2 min ... capped at one hour.
+fn retry_delay(attempts: u32) -> i64 {
+    (30i64 << attempts.min(7)).min(3600)
+}
+
+fn message_id_of(message: &lettre::Message) -> String {
+    message
+        .headers()
+        .get_raw("Message-ID")
+        .map(|id| id.trim().trim_matches(['<', '>']).to_string())
+        .unwrap_or_default()
+}
+
+/// Builds the mail for a row, or decides that it must not go out.
+fn prepare(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    templates: &Templates,
+    job: &MailJob,
+    now: Timestamp,
+) -> rusqlite::Result<Prepared> {
+    let Some(ticket) = job.ticket else {
+        return Ok(Prepared::Fail("row has no ticket".into()));
+    };
+    let Some(facts) = rows::ticket_facts(conn, ticket)? else {
+        return Ok(Prepared::Fail("its ticket no longer exists".into()));
+    };
+    if job.kind == "acknowledgement" && facts.status != "new" {
+        return Ok(Prepared::Cancel(format!(
+            "ticket is {} by now",
+            facts.status
+        )));
+    }
+    let Some(mailbox) = job
+        .mailbox
+        .as_deref()
+        .and_then(|name| config.mailbox(name))
+        .or_else(|| config.mailboxes.first())
+    else {
+        return Ok(Prepared::Fail(
+            "no [[mailbox]] configured, so no address to send from".into(),
+        ));
+    };
+    let queue = config.queue(&facts.queue).unwrap_or(&config.queues[0]);
+    let estimate = expected_answer(conn, config, queue, &facts, now)?;
+    let (kind, language, references, auto_submitted) = match job.kind.as_str() {
+        "acknowledgement" => {
+            let dedup = job
+                .payload
+                .get("dedup_key")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            (
+                "acknowledgement",
+                facts.language.as_deref(),
+                rows::thread_of(conn, dedup)?,
+                "auto-replied",
+            )
+        }
+        "warning" => ("warning", None, Vec::new(), "auto-generated"),
+        _ => ("breach", None, Vec::new(), "auto-generated"),
+    };
+    // The values are written in the language of the template that will be used.
+    let language = templates
+        .language_for(kind, language)
+        .unwrap_or_else(|| templates::FALLBACK_LANGUAGE.to_string());
+    let tz = &config.calendar.timezone;
+    let at = |seconds: i64| Timestamp::from_second(seconds).unwrap_or(now);
+    let vars = TemplateVars {
+        reference: store::reference(facts.id),
+        tag: config.ticket_tag.format(store::reference(facts.id)),
+        subject: facts.subject.clone(),
+        customer: facts.customer.clone(),
+        received: templates::local_date_time(at(facts.created_at), tz, &language),
+        expected_duration: templates::human_duration(estimate.duration, &language),
+        expected_by: templates::expected_by(estimate.due, now, tz, &language),
+        queue: facts.queue.clone(),
+        business_hours: templates::business_hours_text(&config.calendar, &language),
+        due: facts
+            .due_at
+            .map(|due| templates::local_date_time(at(due), tz, &language))
+            .unwrap_or_default(),
+        ticket_url: None,
+    };
+    let rendered = match templates.render(kind, Some(&language), &vars) {
+        Ok(rendered) => rendered,
+        Err(error) => return Ok(Prepared::Fail(error.to_string())),
+    };
+    let domain = mailbox
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    let message_id = format!(
+        "postdesk.{}.{}.{:08x}@{domain}",
+        job.kind,
+        job.id,
+        rand::random::<u32>()
+    );
+    let reply_to = (mailbox.reply_token && job.kind == "acknowledgement")
+        .then(|| {
+            facts
+                .token
+                .as_deref()
+                .map(|token| token_address(&mailbox.address, token))
+        })
+        .flatten();
+    let outgoing = Outgoing {
+        from_name: mailbox.display_name.as_deref().unwrap_or(""),
+        from: &mailbox.address,
+        to: &job.recipient,
+        reply_to: reply_to.as_deref(),
+        subject: &rendered.subject,
+        body: &rendered.body,
+        message_id: &message_id,
+        references: &references,
+        auto_submitted,
+    };
+    Ok(match smtp::compose(&outgoing) {
+        Ok(message) => Prepared::Send(Box::new(message)),
+        Err(error) => Prepared::Fail(error.to_string()),
+    })
+}
+
+/// `support@example.com` + token → `support+t.<token>@example.com`.
+pub fn token_address(address: &str, token: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{local}+t.{token}@{domain}"),
+        None => address.to_string(),
+    }
+}
+
+/// The realistic expected answer time: the configured quantile of the queue's real first
+/// responses over the last 30 days (the category's, when it has enough of them).
+fn expected_answer(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    queue: &crate::config::Queue,
+    facts: &TicketFacts,
+    now: Timestamp,
+) -> rusqlite::Result<sla::Estimate> {
+    let since = now.as_second() - HISTORY_SECS;
+    let business = queue.policy.response_target.business;
+    let durations = |pairs: Vec<(i64, i64)>| -> Vec<Duration> {
+        pairs
+            .into_iter()
+            .filter_map(|(start, end)| {
+                Some(sla::elapsed(
+                    &config.calendar,
+                    Timestamp::from_second(start).ok()?,
+                    Timestamp::from_second(end).ok()?,
+                    business,
+                ))
+            })
+            .collect()
+    };
+    let mut samples = match facts.category.as_deref() {
+        Some(category) => durations(rows::first_responses(
+            conn,
+            &queue.name,
+            Some(category),
+            since,
+        )?),
+        None => Vec::new(),
+    };
+    if (samples.len() as u32) < queue.policy.estimate_min_samples {
+        samples = durations(rows::first_responses(conn, &queue.name, None, since)?);
+    }
+    Ok(sla::estimate(
+        &config.calendar,
+        &queue.policy,
+        now,
+        &samples,
+    ))
+}
