@@ -260,6 +260,8 @@ pub struct Queue {
     pub mode: QueueMode,
     pub imap_folder: Option<String>,
     pub policy: QueuePolicy,
+    /// Working hours its business-time spans count in: its own, else `[calendar]`.
+    pub calendar: Calendar,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -410,6 +412,7 @@ impl Config {
                 mode: QueueMode::Observe,
                 imap_folder: None,
                 policy: QueuePolicy::default(),
+                calendar: Calendar::default(),
             }],
             rules: Vec::new(),
             vip: Vip::default(),
@@ -599,6 +602,7 @@ struct RawQueue {
     escalation: Option<String>,
     mode: Option<String>,
     imap_folder: Option<String>,
+    calendar: Option<RawCalendar>,
     #[serde(flatten)]
     policy: RawPolicy,
 }
@@ -646,6 +650,10 @@ impl RawConfig {
             .defaults
             .validate("defaults", &QueuePolicy::default(), problems);
 
+        let calendar = match self.calendar {
+            Some(raw) => raw.validate("calendar", problems),
+            None => Calendar::default(),
+        };
         let mut queues = Vec::new();
         for (i, raw) in self.queue.into_iter().enumerate() {
             let key = format!("queue[{i}]");
@@ -676,6 +684,10 @@ impl RawConfig {
                 check_address(&format!("{key}.escalation"), escalation, problems);
             }
             queues.push(Queue {
+                calendar: match raw.calendar {
+                    Some(own) => own.validate(&format!("{key}.calendar"), problems),
+                    None => calendar.clone(),
+                },
                 policy: raw.policy.validate(&key, &defaults, problems),
                 name: raw.name,
                 agents: raw.agents.iter().map(|a| a.to_lowercase()).collect(),
@@ -687,6 +699,7 @@ impl RawConfig {
         if queues.is_empty() {
             queues = builtin.queues.clone();
             queues[0].policy = defaults.clone();
+            queues[0].calendar = calendar.clone();
         }
         let known_queue = |name: &str| queues.iter().any(|q| q.name == name);
 
@@ -825,10 +838,6 @@ impl RawConfig {
             });
         }
 
-        let calendar = match self.calendar {
-            Some(raw) => raw.validate(problems),
-            None => Calendar::default(),
-        };
         let smtp = self.smtp.map(|raw| raw.validate(problems));
 
         let ticket_tag = match self.ticket_tag.as_deref().map(TicketTag::parse) {
@@ -944,7 +953,7 @@ impl RawPolicy {
 }
 
 impl RawCalendar {
-    fn validate(self, problems: &mut Problems) -> Calendar {
+    fn validate(self, prefix: &str, problems: &mut Problems) -> Calendar {
         let mut calendar = Calendar::default();
         if let Some(name) = self.timezone {
             match TimeZone::get(&name) {
@@ -953,7 +962,7 @@ impl RawCalendar {
                     calendar.timezone_name = name;
                 }
                 Err(_) => problems.add(
-                    "calendar.timezone",
+                    format!("{prefix}.timezone"),
                     format!("unknown time zone \"{name}\" (use an IANA name like \"Europe/Kyiv\")"),
                 ),
             }
@@ -961,7 +970,7 @@ impl RawCalendar {
         if let Some(hours) = self.hours {
             calendar.hours.clear();
             for (day, range) in hours {
-                let key = format!("calendar.hours.{day}");
+                let key = format!("{prefix}.hours.{day}");
                 let weekday = match day.to_ascii_lowercase().as_str() {
                     "mon" => Weekday::Monday,
                     "tue" => Weekday::Tuesday,
@@ -999,7 +1008,7 @@ impl RawCalendar {
             match day.parse::<Date>() {
                 Ok(date) => calendar.holidays.push(date),
                 Err(_) => problems.add(
-                    format!("calendar.holidays[{i}]"),
+                    format!("{prefix}.holidays[{i}]"),
                     format!("\"{day}\" is not a date like \"2026-12-25\""),
                 ),
             }
@@ -1292,6 +1301,49 @@ estimate_default = "0m"
         .unwrap_err()
         .to_string();
         assert!(err.contains("estimate_defualt"), "{err}");
+    }
+
+    #[test]
+    fn a_queue_may_keep_its_own_calendar() {
+        let config = load(
+            r#"
+[calendar]
+timezone = "Europe/Kyiv"
+[[queue]]
+name = "support"
+[[queue]]
+name = "night"
+calendar = { timezone = "America/New_York", hours = { sat = "10:00-14:00" }, holidays = ["2026-12-26"] }
+[[queue]]
+name = "broken"
+calendar = { timezone = "Mars/Olympus" }
+"#,
+        )
+        .unwrap_err();
+        assert_eq!(problems_keys(&config), ["queue[2].calendar.timezone"]);
+        let config = load(
+            r#"
+[calendar]
+timezone = "Europe/Kyiv"
+[[queue]]
+name = "support"
+[[queue]]
+name = "night"
+calendar = { timezone = "America/New_York", hours = { sat = "10:00-14:00" } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.queue("support").unwrap().calendar.timezone_name,
+            "Europe/Kyiv"
+        );
+        let night = &config.queue("night").unwrap().calendar;
+        assert_eq!(night.timezone_name, "America/New_York");
+        assert_eq!(night.hours.len(), 1);
+    }
+
+    fn problems_keys(problems: &[Problem]) -> Vec<&str> {
+        problems.iter().map(|p| p.key.as_str()).collect()
     }
 
     #[test]

@@ -222,7 +222,7 @@ fn prepare(
         ));
     };
     let queue = config.queue(&facts.queue).unwrap_or(&config.queues[0]);
-    let estimate = expected_answer(conn, config, queue, &facts, now)?;
+    let estimate = expected_answer(conn, queue, &facts, now)?;
     let (kind, language, references, auto_submitted) = match job.kind.as_str() {
         "acknowledgement" => {
             let dedup = job
@@ -244,7 +244,7 @@ fn prepare(
     let language = templates
         .language_for(kind, language)
         .unwrap_or_else(|| templates::FALLBACK_LANGUAGE.to_string());
-    let tz = &config.calendar.timezone;
+    let tz = &queue.calendar.timezone;
     let at = |seconds: i64| Timestamp::from_second(seconds).unwrap_or(now);
     let vars = TemplateVars {
         reference: store::reference(facts.id),
@@ -255,7 +255,7 @@ fn prepare(
         expected_duration: templates::human_duration(estimate.duration, &language),
         expected_by: templates::expected_by(estimate.due, now, tz, &language),
         queue: facts.queue.clone(),
-        business_hours: templates::business_hours_text(&config.calendar, &language),
+        business_hours: templates::business_hours_text(&queue.calendar, &language),
         due: facts
             .due_at
             .map(|due| templates::local_date_time(at(due), tz, &language))
@@ -314,7 +314,6 @@ pub fn token_address(address: &str, token: &str) -> String {
 /// responses over the last 30 days (the category's, when it has enough of them).
 fn expected_answer(
     conn: &rusqlite::Connection,
-    config: &Config,
     queue: &crate::config::Queue,
     facts: &TicketFacts,
     now: Timestamp,
@@ -326,7 +325,7 @@ fn expected_answer(
             .into_iter()
             .filter_map(|(start, end)| {
                 Some(sla::elapsed(
-                    &config.calendar,
+                    &queue.calendar,
                     Timestamp::from_second(start).ok()?,
                     Timestamp::from_second(end).ok()?,
                     business,
@@ -346,10 +345,5 @@ fn expected_answer(
     if (samples.len() as u32) < queue.policy.estimate_min_samples {
         samples = durations(rows::first_responses(conn, &queue.name, None, since)?);
     }
-    Ok(sla::estimate(
-        &config.calendar,
-        &queue.policy,
-        now,
-        &samples,
-    ))
+    Ok(sla::estimate(&queue.calendar, &queue.policy, now, &samples))
 }

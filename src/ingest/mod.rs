@@ -239,7 +239,7 @@ pub struct Waiting {
 }
 
 impl Waiting {
-    fn start(config: &Config, queue: &crate::config::Queue, now: Timestamp) -> Waiting {
+    fn start(queue: &crate::config::Queue, now: Timestamp) -> Waiting {
         let target = queue.policy.response_target;
         let warning = crate::config::Span {
             length: target.length.mul_f64(queue.policy.warn_at),
@@ -247,8 +247,8 @@ impl Waiting {
         };
         Waiting {
             since: now.as_second(),
-            warn_at: sla::add(&config.calendar, now, warning).as_second(),
-            due_at: sla::add(&config.calendar, now, target).as_second(),
+            warn_at: sla::add(&queue.calendar, now, warning).as_second(),
+            due_at: sla::add(&queue.calendar, now, target).as_second(),
         }
     }
 }
@@ -319,7 +319,7 @@ pub fn decide<L: Lookup>(
 
     if let Some(reason) = &parsed.unparsed {
         let queue = config.queue(default_queue).unwrap_or(&config.queues[0]);
-        let waiting = Waiting::start(config, queue, now);
+        let waiting = Waiting::start(queue, now);
         return Ok(Outcome::Store(Box::new(Decision {
             message,
             placement: Placement::New(NewTicket {
@@ -433,7 +433,7 @@ pub fn decide<L: Lookup>(
                 language: message.language.clone(),
                 ..TicketUpdate::default()
             };
-            let waiting = Waiting::start(config, queue, now);
+            let waiting = Waiting::start(queue, now);
             match state.status {
                 Status::New | Status::Acknowledged if state.waiting_since.is_some() => {
                     events.push(("message", format!("follow-up via {}", via_name(&message))));
@@ -471,7 +471,7 @@ pub fn decide<L: Lookup>(
             let route = route::route(&parsed, config, default_queue);
             let queue = config.queue(&route.queue).unwrap_or(&config.queues[0]);
             let mut status = Status::New;
-            let mut waiting = Some(Waiting::start(config, queue, now));
+            let mut waiting = Some(Waiting::start(queue, now));
             let mut ack = None;
             match author {
                 Author::Automatic(kind, reason) => {
@@ -594,7 +594,7 @@ fn plan_ack<L: Lookup>(
             "{to} already got {sent} acknowledgements in the last day (ack_daily_cap)"
         )));
     }
-    let due_at = sla::add(&config.calendar, now, queue.policy.ack_delay).as_second();
+    let due_at = sla::add(&queue.calendar, now, queue.policy.ack_delay).as_second();
     Ok(Ok(Ack {
         to,
         mailbox: origin.mailbox.clone(),
