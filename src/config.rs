@@ -210,6 +210,9 @@ pub struct Smtp {
     pub password_file: Option<PathBuf>,
     /// A mail still failing after this many tries is parked as failed.
     pub max_attempts: u32,
+    /// Wait before the first retry of a temporarily failed mail; doubled at each further
+    /// try, capped at one hour.
+    pub retry_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -562,6 +565,7 @@ struct RawSmtp {
     user: Option<String>,
     password_file: Option<PathBuf>,
     max_attempts: Option<u32>,
+    retry_delay: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1075,7 +1079,21 @@ impl RawImap {
 impl RawSmtp {
     fn validate(self, problems: &mut Problems) -> Smtp {
         let tls = parse_tls("smtp.tls", self.tls.as_deref(), &self.host, problems);
+        let retry_default = Duration::from_secs(30);
+        let retry_delay = match self.retry_delay.as_deref().map(Span::parse) {
+            None => retry_default,
+            Some(Ok(span)) if !span.length.is_zero() && !span.business => span.length,
+            Some(Ok(_)) => {
+                problems.add("smtp.retry_delay", "must be a non-zero wall-clock duration");
+                retry_default
+            }
+            Some(Err(e)) => {
+                problems.add("smtp.retry_delay", e);
+                retry_default
+            }
+        };
         Smtp {
+            retry_delay,
             port: self.port.unwrap_or(match tls {
                 TlsMode::Tls => 465,
                 TlsMode::StartTls => 587,

@@ -34,6 +34,8 @@ pub struct Shared {
     pub outbox_wake: Arc<Notify>,
     /// Wakes the deadline scheduler for the same reason.
     pub deadline_wake: Arc<Notify>,
+    /// Bumped when IMAP post-actions are queued, so idling mailbox tasks carry them out.
+    pub imap_jobs: Arc<watch::Sender<u64>>,
 }
 
 impl Shared {
@@ -44,6 +46,7 @@ impl Shared {
             clock,
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
+            imap_jobs: Arc::new(watch::Sender::new(0)),
         }
     }
 

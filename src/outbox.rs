@@ -118,12 +118,12 @@ async fn send_round(
             }
         }
     }
-    let max_attempts = shared
+    let (max_attempts, first_retry) = shared
         .config
         .smtp
         .as_ref()
-        .map(|s| s.max_attempts)
-        .unwrap_or(10);
+        .map(|s| (s.max_attempts, s.retry_delay))
+        .unwrap_or((10, Duration::from_secs(30)));
     let mut sends = futures::stream::iter(ready)
         .map(|(job, message)| async move {
             let result = mailer.send(&message).await;
@@ -147,7 +147,7 @@ async fn send_round(
                 );
             }
             Err(SmtpError::Transient(reason)) if job.attempts + 1 < max_attempts => {
-                let delay = retry_delay(job.attempts);
+                let delay = retry_delay(first_retry, job.attempts);
                 tracing::warn!(
                     outbox = job.id,
                     "{} to {} deferred ({reason}); retrying in {}s",
@@ -178,9 +178,13 @@ async fn send_round(
     Ok(true)
 }
 
-/// 30 s, 1 min, 2 min ... capped at one hour.
-fn retry_delay(attempts: u32) -> i64 {
-    (30i64 << attempts.min(7)).min(3600)
+/// `[smtp] retry_delay` (default 30 s), then doubled at each try (1 min, 2 min ...),
+/// capped at one hour.
+fn retry_delay(first: Duration, attempts: u32) -> i64 {
+    let first = i64::try_from(first.as_secs())
+        .unwrap_or(3600)
+        .clamp(1, 3600);
+    first.saturating_mul(1 << attempts.min(12)).min(3600)
 }
 
 fn message_id_of(message: &lettre::Message) -> String {

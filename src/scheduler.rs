@@ -77,6 +77,9 @@ pub fn handle_due(shared: &Shared) -> Result<Option<i64>, crate::store::StoreErr
         if queued_mail {
             shared.outbox_wake.notify_one();
         }
+        if handled > 0 {
+            shared.imap_jobs.send_modify(|n| *n = n.wrapping_add(1));
+        }
         if handled < BATCH {
             return shared.read(deadlines::next_deadline);
         }

@@ -33,8 +33,9 @@ pub async fn watch_mailbox(
 ) {
     let mut backoff = Backoff::default();
     let mut failing: Option<String> = None;
+    let mut jobs = shared.imap_jobs.subscribe();
     loop {
-        let result = session_loop(&shared, &mailbox, &imap, &mut shutdown, &mut || {
+        let result = session_loop(&shared, &mailbox, &imap, &mut shutdown, &mut jobs, &mut || {
             backoff.reset();
             if let Some(reason) = failing.take() {
                 tracing::info!(mailbox = %mailbox.name, "IMAP connection works again (was: {reason})");
@@ -69,6 +70,7 @@ async fn session_loop(
     mailbox: &Mailbox,
     imap: &Imap,
     shutdown: &mut watch::Receiver<bool>,
+    jobs: &mut watch::Receiver<u64>,
     on_connected: &mut (dyn FnMut() + Send),
 ) -> Result<(), ImapError> {
     let mut session = connect(imap).await?;
@@ -98,12 +100,13 @@ async fn session_loop(
                 select(&mut session, &mailbox.folders[0]).await?;
             }
             if !new_mail_announced(&session) {
-                session = idle(session, shutdown).await?;
+                session = idle(session, shutdown, jobs).await?;
             }
         } else {
             tokio::select! {
                 _ = tokio::time::sleep(mailbox.poll_interval) => {}
                 _ = shutdown.changed() => {}
+                _ = jobs.changed() => {}
             }
         }
     }
@@ -145,9 +148,11 @@ fn new_mail_announced(session: &Session) -> bool {
     announced
 }
 
+/// Waits in IDLE for new mail, a stop request, or new post-actions to carry out.
 async fn idle(
     session: Session,
     shutdown: &mut watch::Receiver<bool>,
+    jobs: &mut watch::Receiver<u64>,
 ) -> Result<Session, ImapError> {
     let mut handle = session.idle();
     timed("IDLE", async {
@@ -165,6 +170,7 @@ async fn idle(
                 }
             }
             _ = shutdown.changed() => {}
+            _ = jobs.changed() => {}
         }
     }
     timed("DONE", async {
