@@ -287,7 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !crate::store::outbox::retry(conn, id, now)? {
                     bail!("no failed outbox row {id} (see `postdesk outbox`)");
                 }
-                println!("outbox row {id} is pending again; a running daemon sends it shortly");
+                println!("outbox row {id} is pending again; a running daemon sends it within 30 s");
                 return Ok(ExitCode::SUCCESS);
             }
             let rows = crate::store::outbox::list(conn, all)?;

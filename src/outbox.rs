@@ -19,9 +19,9 @@ use crate::store::{self, StoreError};
 use crate::templates::{self, TemplateVars, Templates};
 
 /// Rows claimed per round.
-const ROUND: usize = 64;
+const ROUND: usize = 256;
 /// SMTP transactions in flight at once.
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 32;
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// First-response history the expected answer time is computed from.
 const HISTORY_SECS: i64 = 30 * 86_400;
@@ -92,18 +92,7 @@ async fn send_round(
         let prepared = shared.read(|conn| prepare(conn, &shared.config, templates, &job, now))?;
         let now_s = now.as_second();
         match prepared {
-            Prepared::Send(message) => {
-                let message_id = message_id_of(&message);
-                shared.write(|store| {
-                    let tx = store.transaction()?;
-                    rows::mark_sending(&tx, job.id, now_s, &message_id)?;
-                    if let Some(ticket) = job.ticket {
-                        store::remember_message_id(&tx, &message_id, ticket)?;
-                    }
-                    tx.commit()
-                })?;
-                ready.push((job, message));
-            }
+            Prepared::Send(message) => ready.push((job, message)),
             Prepared::Cancel(reason) => {
                 shared.write(|store| rows::cancel(store.connection(), &job, now_s, &reason))?
             }
@@ -126,7 +115,21 @@ async fn send_round(
         .unwrap_or((10, Duration::from_secs(30)));
     let mut sends = futures::stream::iter(ready)
         .map(|(job, message)| async move {
-            let result = mailer.send(&message).await;
+            // Claimed right before its own SMTP transaction, so a crash parks only the
+            // mails really in flight.
+            let message_id = message_id_of(&message);
+            let claimed = shared.write(|store| {
+                let tx = store.transaction()?;
+                rows::mark_sending(&tx, job.id, shared.clock.now().as_second(), &message_id)?;
+                if let Some(ticket) = job.ticket {
+                    store::remember_message_id(&tx, &message_id, ticket)?;
+                }
+                tx.commit()
+            });
+            let result = match claimed {
+                Ok(()) => mailer.send(&message).await,
+                Err(error) => Err(SmtpError::Transient(format!("not claimed: {error}"))),
+            };
             (job, result)
         })
         .buffer_unordered(CONCURRENCY);
@@ -350,4 +353,21 @@ fn expected_answer(
         samples = durations(rows::first_responses(conn, &queue.name, None, since)?);
     }
     Ok(sla::estimate(&queue.calendar, &queue.policy, now, &samples))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_delay_doubles_from_the_configured_first_wait_to_an_hour() {
+        let thirty = Duration::from_secs(30);
+        assert_eq!(retry_delay(thirty, 0), 30);
+        assert_eq!(retry_delay(thirty, 1), 60);
+        assert_eq!(retry_delay(thirty, 2), 120);
+        assert_eq!(retry_delay(thirty, 20), 3600);
+        assert_eq!(retry_delay(Duration::from_secs(1), 0), 1);
+        assert_eq!(retry_delay(Duration::from_secs(1), 3), 8);
+    }
 }

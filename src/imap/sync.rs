@@ -96,11 +96,14 @@ async fn session_loop(
             break;
         }
         if can_idle {
-            if mailbox.folders.len() > 1 {
-                select(&mut session, &mailbox.folders[0]).await?;
+            // The last look before IDLE is a SELECT of the idle folder: mail that arrived
+            // while we stored and set keywords shows there (a SELECT reports it in its own
+            // result, never as an announcement), and later mail is announced from then on.
+            if sync_folder(shared, mailbox, &mailbox.folders[0], &mut session, shutdown).await? {
+                continue;
             }
             if !new_mail_announced(&session) {
-                session = idle(session, shutdown, jobs).await?;
+                session = idle(session, shutdown, jobs, &mailbox.name).await?;
             }
         } else {
             tokio::select! {
@@ -136,8 +139,12 @@ async fn select(
 
 /// Mail that arrived while we were busy is announced as untagged EXISTS; then skip IDLE.
 fn new_mail_announced(session: &Session) -> bool {
+    announced_in(&session.unsolicited_responses)
+}
+
+fn announced_in(unsolicited: &async_channel::Receiver<UnsolicitedResponse>) -> bool {
     let mut announced = false;
-    while let Ok(response) = session.unsolicited_responses.try_recv() {
+    while let Ok(response) = unsolicited.try_recv() {
         if matches!(
             response,
             UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
@@ -153,19 +160,23 @@ async fn idle(
     session: Session,
     shutdown: &mut watch::Receiver<bool>,
     jobs: &mut watch::Receiver<u64>,
+    mailbox_name: &str,
 ) -> Result<Session, ImapError> {
+    // Mail that arrived between the last fetch and the start of IDLE is announced while
+    // IDLE starts, before the server's "+ idling": it lands here, not in the wait below.
+    let unsolicited = session.unsolicited_responses.clone();
     let mut handle = session.idle();
     timed("IDLE", async {
         handle.init().await.map_err(ImapError::protocol("IDLE"))
     })
     .await?;
-    {
+    if !announced_in(&unsolicited) {
         let (wait, _interrupt) = handle.wait_with_timeout(IDLE_RENEW);
         tokio::select! {
             response = wait => {
                 match response.map_err(ImapError::protocol("IDLE"))? {
-                    IdleResponse::NewData(_) => tracing::debug!("IDLE: new data"),
-                    IdleResponse::Timeout => tracing::debug!("IDLE renewed"),
+                    IdleResponse::NewData(_) => tracing::debug!(mailbox = %mailbox_name, "IDLE: new data"),
+                    IdleResponse::Timeout => tracing::debug!(mailbox = %mailbox_name, "IDLE renewed"),
                     IdleResponse::ManualInterrupt => {}
                 }
             }
@@ -187,7 +198,7 @@ async fn sync_folder(
     folder: &str,
     session: &mut Session,
     shutdown: &watch::Receiver<bool>,
-) -> Result<(), ImapError> {
+) -> Result<bool, ImapError> {
     let selected = select(session, folder).await?;
     let uidvalidity = selected.uid_validity.unwrap_or(0);
     let stored = shared.read(|conn| folders::folder_position(conn, &mailbox.name, folder))?;
@@ -207,23 +218,48 @@ async fn sync_folder(
         if stored.is_none_or(|p| p.uidvalidity != uidvalidity) {
             save_position(shared, mailbox, folder, uidvalidity, last).await?;
         }
-        return Ok(());
+        return Ok(false);
     }
     if selected.uid_next.is_some_and(|next| next <= last + 1) {
-        return Ok(());
+        return Ok(false);
     }
     let uids = new_uids(session, last).await?;
     if uids.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let mut storing: Option<tokio::task::JoinHandle<Result<u32, ImapError>>> = None;
+    let mut previous_end = last;
     for chunk in uids.chunks(FETCH_BATCH) {
         let set = uid_set(chunk);
-        let fetched = fetch_bodies(session, &set, last).await?;
+        let fetched = match fetch_bodies(session, &set, last).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                // never leave a batch storing behind a failed session
+                if let Some(previous) = storing.take() {
+                    join_store(previous).await.ok();
+                }
+                return Err(error);
+            }
+        };
+        // A connection lost between two responses ends the stream early without an
+        // error: the position may only pass what really arrived.
+        let truncated = fetched.len() < chunk.len();
         if let Some(previous) = storing.take() {
             last = join_store(previous).await?;
+            if last < previous_end {
+                // A message of the previous batch could not be stored: the position stays
+                // before it, and storing this batch would move it past; start over from there.
+                return Err(ImapError::Task(format!(
+                    "some messages up to UID {previous_end} were not stored; retrying from UID {}",
+                    last + 1
+                )));
+            }
         }
-        let batch_end = *chunk.last().unwrap_or(&last);
+        let batch_end = if truncated {
+            fetched.last().map_or(last, |(uid, _)| *uid)
+        } else {
+            *chunk.last().unwrap_or(&last)
+        };
         storing = Some(spawn_store(
             shared,
             mailbox,
@@ -232,6 +268,15 @@ async fn sync_folder(
             batch_end,
             fetched,
         ));
+        previous_end = batch_end;
+        if truncated {
+            if let Some(previous) = storing.take() {
+                join_store(previous).await?;
+            }
+            return Err(ImapError::Closed {
+                what: format!("UID FETCH {set}"),
+            });
+        }
         if *shutdown.borrow() {
             break;
         }
@@ -239,7 +284,7 @@ async fn sync_folder(
     if let Some(previous) = storing.take() {
         join_store(previous).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn join_store(

@@ -97,7 +97,8 @@ impl Store {
     }
 
     pub fn transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
-        self.conn.transaction()
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
     }
 
     pub fn token_key(&self) -> &[u8] {

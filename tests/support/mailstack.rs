@@ -348,6 +348,60 @@ impl Dovecot {
         }
     }
 
+    /// Puts many raw messages into `folder` of `user` at once, far faster than one
+    /// [`Dovecot::append`] each (~10,000 messages/s instead of ~100): every message is
+    /// written into the Maildir's `new/` as a delivery agent would, in this order (so
+    /// Dovecot gives them ascending UIDs in this order). If the server runs, Dovecot is
+    /// then made to take them in (`doveadm mailbox status`), so they have their UIDs and
+    /// IMAP clients see them when this returns; if it is stopped they are picked up when
+    /// the folder is next opened.
+    pub fn append_bulk(&self, user: &str, folder: &str, raws: &[Vec<u8>]) {
+        self.check_user(user);
+        if raws.is_empty() {
+            return;
+        }
+        let acct = account();
+        let dir = self.folder_dir(user, folder);
+        for sub in ["cur", "new", "tmp"] {
+            mkdir(&dir.join(sub));
+        }
+        if !folder.eq_ignore_ascii_case("INBOX") {
+            let marker = dir.join("maildirfolder");
+            if !marker.exists() {
+                write(&marker, b"");
+            }
+        }
+        chown_tree(&self.maildir(user), acct.uid, acct.gid);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let mut names = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            // same second, ascending "microseconds": Dovecot orders new files by name
+            let name = format!(
+                "{}.M{:06}P{}Q{}.mailstack,S={}",
+                now.as_secs(),
+                i,
+                std::process::id(),
+                n,
+                raw.len()
+            );
+            let tmp = dir.join("tmp").join(&name);
+            write(&tmp, raw);
+            let _ = std::os::unix::fs::chown(&tmp, Some(acct.uid), Some(acct.gid));
+            names.push(name);
+        }
+        for name in &names {
+            fs::rename(dir.join("tmp").join(name), dir.join("new").join(name))
+                .expect("rename into new/");
+        }
+        if self.master.is_some() {
+            self.doveadm(
+                &["mailbox", "status", "-u", user, "messages uidnext", folder],
+                None,
+            );
+        }
+    }
+
     /// Creates (and subscribes) `folder` of `user`; no-op if it exists.
     pub fn create_folder(&self, user: &str, folder: &str) {
         self.check_user(user);
@@ -1519,4 +1573,50 @@ pub fn header_line(raw: &[u8], name: &str) -> Option<String> {
         }
     }
     None
+}
+
+// ====================================================================== Postfix, several domains
+
+impl Postfix {
+    /// Like [`Postfix::start`], but accepts `<user>@<d>` for every user of `dovecot` and
+    /// every domain `d` of `domains`, and delivers all of them into that user's INBOX
+    /// (`alice@a.example` and `alice@b.example` both go to Dovecot user `alice`); other
+    /// domains are still refused. [`Postfix::domain`] and [`Postfix::address`] use the
+    /// first domain. (Started for the first domain, then restarted once with the others
+    /// added: ~0.3–0.9 s more than [`Postfix::start`].)
+    pub fn start_with_domains(dovecot: &Dovecot, domains: &[&str]) -> Postfix {
+        assert!(
+            !domains.is_empty(),
+            "Postfix::start_with_domains needs a domain"
+        );
+        let mut me = Postfix::start(dovecot, domains[0]);
+        if domains.len() == 1 {
+            return me;
+        }
+        for d in domains {
+            assert!(
+                !d.is_empty()
+                    && d.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'),
+                "bad mail domain {d:?}"
+            );
+        }
+        me.stop();
+        let mut vmailbox = String::new();
+        for d in domains {
+            for u in dovecot.users() {
+                let _ = writeln!(vmailbox, "{u}@{d} OK");
+            }
+        }
+        write(&me.root.join("postfix/vmailbox"), vmailbox.as_bytes());
+        let main_cf = me.root.join("postfix/main.cf");
+        let text = fs::read_to_string(&main_cf).expect("read main.cf");
+        let old = format!("\nvirtual_mailbox_domains = {}\n", domains[0]);
+        assert!(text.contains(&old), "main.cf without {old:?}");
+        let new = format!("\nvirtual_mailbox_domains = {}\n", domains.join(", "));
+        write(&main_cf, text.replacen(&old, &new, 1).as_bytes());
+        backdate(&me.root.join("postfix"));
+        me.start_again();
+        me
+    }
 }
