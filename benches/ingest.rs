@@ -180,6 +180,7 @@ fn main() {
                     mailbox: Some("support".into()),
                     location: format!("bench:{n}"),
                     imap: None,
+                    sent: false,
                 },
             })
             .collect();

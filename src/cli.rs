@@ -399,6 +399,7 @@ pub fn ingest_paths(
                             mailbox: mailbox.clone(),
                             location: item.location,
                             imap: None,
+                            sent: false,
                         },
                     });
                     if batch.len() >= BATCH
@@ -446,6 +447,7 @@ fn report(incoming: &Incoming, filed: &Filed) {
         Filed::Duplicate(ticket) => {
             tracing::debug!(source = %location, ticket = crate::store::reference(*ticket), "already stored");
         }
+        Filed::NotATicket(reason) => tracing::debug!(source = %location, "left alone: {reason}"),
         Filed::Failed(_) => {}
     }
 }

@@ -68,6 +68,7 @@ fn scan_once(
                             mailbox: Some(mailbox.name.clone()),
                             location: format!("maildir:{}", path.display()),
                             imap: None,
+                            sent: false,
                         },
                     });
                     paths.push(path);

@@ -71,6 +71,9 @@ fn whole_corpus_is_filed_with_labels_honoured() {
             let filed = desk.ingest_filed(&bytes);
             let ticket = match filed {
                 Filed::Stored { ticket, .. } | Filed::Duplicate(ticket) => ticket,
+                Filed::NotATicket(reason) => {
+                    panic!("{} ({variant}) was not filed: {reason}", entry.file)
+                }
                 Filed::Failed(e) => panic!("{} ({variant}) was not stored: {e}", entry.file),
             };
             let detail = desk.ticket(postdesk::store::reference(ticket));

@@ -515,3 +515,40 @@ fn old_mail_is_filed_but_not_acknowledged() {
         suppressed.detail
     );
 }
+
+#[test]
+fn sent_folder_mail_answers_tickets_and_never_opens_one() {
+    let mut desk = Desk::new();
+    let request = desk.ingest_fixture("06-request-en.eml");
+    assert_eq!(desk.pending_acks(request), 1);
+    // The team answers from the shared mailbox (From: the support address) in its Sent folder.
+    let answer = mail(
+        "Example Support <support@example.com>",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\nReferences: <req-alice-1@customer.example>\r\n",
+        "Hello Alice, your account is unlocked.\r\n\r\nOn Mon, 16 Nov 2026, Alice Martin wrote:\r\n> I cannot log in.",
+    );
+    assert!(matches!(
+        desk.ingest_sent(&answer),
+        Filed::Stored {
+            new_ticket: false,
+            ..
+        }
+    ));
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.ticket.status, "answered");
+    assert_eq!(ticket.messages[1].kind, "agent_reply");
+    assert!(ticket.ticket.first_response_at.is_some());
+    assert_eq!(desk.pending_acks(request), 0);
+
+    // Mail the team sent to anyone else, quoting whatever, is no ticket at all.
+    let outbound = mail(
+        "Example Support <support@example.com>",
+        "Our new opening hours",
+        "",
+        "Dear partner,\r\n\r\n> I cannot log in.",
+    );
+    assert!(matches!(desk.ingest_sent(&outbound), Filed::NotATicket(_)));
+    assert_eq!(desk.count("SELECT count(*) FROM tickets"), 1);
+    assert_eq!(desk.summary.not_tickets, 1);
+}

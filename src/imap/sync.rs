@@ -85,8 +85,9 @@ async fn session_loop(
     tracing::info!(mailbox = %mailbox.name, host = %imap.host, idle = can_idle, "connected");
     on_connected();
     while !*shutdown.borrow() {
-        for folder in &mailbox.folders {
-            sync_folder(shared, mailbox, folder, &mut session, shutdown).await?;
+        let watched = mailbox.folders.iter().map(|f| (f, false));
+        for (folder, sent) in watched.chain(mailbox.sent_folders.iter().map(|f| (f, true))) {
+            sync_folder(shared, mailbox, folder, sent, &mut session, shutdown).await?;
             if *shutdown.borrow() {
                 break;
             }
@@ -99,7 +100,16 @@ async fn session_loop(
             // The last look before IDLE is a SELECT of the idle folder: mail that arrived
             // while we stored and set keywords shows there (a SELECT reports it in its own
             // result, never as an announcement), and later mail is announced from then on.
-            if sync_folder(shared, mailbox, &mailbox.folders[0], &mut session, shutdown).await? {
+            if sync_folder(
+                shared,
+                mailbox,
+                &mailbox.folders[0],
+                false,
+                &mut session,
+                shutdown,
+            )
+            .await?
+            {
                 continue;
             }
             if !new_mail_announced(&session) {
@@ -196,6 +206,7 @@ async fn sync_folder(
     shared: &Shared,
     mailbox: &Mailbox,
     folder: &str,
+    sent: bool,
     session: &mut Session,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<bool, ImapError> {
@@ -264,6 +275,7 @@ async fn sync_folder(
             shared,
             mailbox,
             folder,
+            sent,
             uidvalidity,
             batch_end,
             fetched,
@@ -377,6 +389,7 @@ fn spawn_store(
     shared: &Shared,
     mailbox: &Mailbox,
     folder: &str,
+    sent: bool,
     uidvalidity: u32,
     batch_end: u32,
     fetched: Vec<(u32, Vec<u8>)>,
@@ -398,6 +411,7 @@ fn spawn_store(
                         uidvalidity,
                         uid,
                     }),
+                    sent,
                 },
             })
             .collect();
@@ -426,7 +440,7 @@ fn spawn_store(
             let ticketed: Vec<u32> = uids
                 .iter()
                 .zip(filed)
-                .filter(|(_, f)| !matches!(f, Filed::Failed(_)))
+                .filter(|(_, f)| !matches!(f, Filed::Failed(_) | Filed::NotATicket(_)))
                 .map(|(uid, _)| *uid)
                 .collect();
             folders::queue_flags(

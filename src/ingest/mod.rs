@@ -141,6 +141,8 @@ pub struct Origin {
     pub location: String,
     /// Where the message sits on the IMAP server, for flags set on it later.
     pub imap: Option<ImapLocation>,
+    /// Read from a Sent folder: our own outgoing mail, which only ever answers a ticket.
+    pub sent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +273,8 @@ const ACK_MAX_AGE_SECS: i64 = 86_400;
 pub enum Outcome {
     Store(Box<Decision>),
     Duplicate(TicketId),
+    /// Mail that is not part of any ticket (an agent's own sent mail to someone else).
+    NotATicket(&'static str),
 }
 
 /// Runs the pipeline on one message. Never panics on any input; a store error is the only
@@ -317,6 +321,9 @@ pub fn decide<L: Lookup>(
         parse_error: parsed.unparsed.clone(),
     };
 
+    if origin.sent && parsed.unparsed.is_some() {
+        return Ok(Outcome::NotATicket("unparsable mail in a Sent folder"));
+    }
     if let Some(reason) = &parsed.unparsed {
         let queue = config.queue(default_queue).unwrap_or(&config.queues[0]);
         let waiting = Waiting::start(queue, now);
@@ -377,6 +384,13 @@ pub fn decide<L: Lookup>(
             None
         }
         Threading::None => None,
+    };
+    // What the team sent from its own mailbox answers a ticket or is none of ours; it
+    // never opens one (an agent's quoted history is not a new request).
+    let author = match (origin.sent, ticket) {
+        (true, None) => return Ok(Outcome::NotATicket("sent mail that answers no ticket")),
+        (true, Some(_)) => Author::Agent,
+        (false, _) => author,
     };
     let participants = participants_of(&parsed, config);
 
@@ -611,6 +625,8 @@ pub struct Summary {
     pub quarantined: u64,
     /// Could not be stored at all.
     pub failed: u64,
+    /// Sent mail that answers no ticket, left alone.
+    pub not_tickets: u64,
 }
 
 /// What happened to one message of a batch.
@@ -623,6 +639,7 @@ pub enum Filed {
         unparsed: bool,
     },
     Duplicate(TicketId),
+    NotATicket(&'static str),
     Failed(StoreError),
 }
 
@@ -670,6 +687,7 @@ impl Ingester<'_> {
                 let lookup = Store::lookup(&savepoint);
                 match decide(&incoming.raw, &incoming.origin, self.config, &lookup, now)? {
                     Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
+                    Outcome::NotATicket(reason) => Ok(Filed::NotATicket(reason)),
                     Outcome::Store(decision) => {
                         let unparsed = decision.message.parse_error.is_some();
                         let kind = decision.message.kind;
@@ -699,6 +717,7 @@ impl Ingester<'_> {
                 Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
                 Filed::Stored { .. } => summary.ingested += 1,
                 Filed::Duplicate(_) => summary.duplicates += 1,
+                Filed::NotATicket(_) => summary.not_tickets += 1,
                 Filed::Failed(error) => {
                     tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
                     summary.failed += 1

@@ -53,11 +53,21 @@ impl Desk {
     pub fn ingest(&mut self, raw: &[u8]) -> i64 {
         match self.ingest_filed(raw) {
             Filed::Stored { ticket, .. } | Filed::Duplicate(ticket) => store::reference(ticket),
+            Filed::NotATicket(reason) => panic!("message not filed: {reason}"),
             Filed::Failed(e) => panic!("message not stored: {e}"),
         }
     }
 
     pub fn ingest_filed(&mut self, raw: &[u8]) -> Filed {
+        self.ingest_from(raw, false)
+    }
+
+    /// As if read from the mailbox's Sent folder.
+    pub fn ingest_sent(&mut self, raw: &[u8]) -> Filed {
+        self.ingest_from(raw, true)
+    }
+
+    fn ingest_from(&mut self, raw: &[u8], sent: bool) -> Filed {
         let ingester = Ingester {
             config: &self.config,
             clock: &self.clock,
@@ -68,6 +78,7 @@ impl Desk {
                 mailbox: Some("support".into()),
                 location: "test".into(),
                 imap: None,
+                sent,
             },
         }];
         let mut filed = ingester
