@@ -10,6 +10,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
+use crate::agents::relay;
 use crate::config::Config;
 use crate::daemon::Shared;
 use crate::sla;
@@ -28,7 +29,8 @@ const HISTORY_SECS: i64 = 30 * 86_400;
 
 /// A mail ready to send, or why the row ends without one.
 enum Prepared {
-    Send(Box<lettre::Message>),
+    /// The mail, and the envelope sender for its bounces (None: the null sender).
+    Send(Box<lettre::Message>, Option<String>),
     Cancel(String),
     Fail(String),
 }
@@ -92,7 +94,7 @@ async fn send_round(
         let prepared = shared.read(|conn| prepare(conn, &shared.config, templates, &job, now))?;
         let now_s = now.as_second();
         match prepared {
-            Prepared::Send(message) => ready.push((job, message)),
+            Prepared::Send(message, bounces_to) => ready.push((job, message, bounces_to)),
             Prepared::Cancel(reason) => {
                 shared.write(|store| rows::cancel(store.connection(), &job, now_s, &reason))?
             }
@@ -114,7 +116,7 @@ async fn send_round(
         .map(|s| (s.max_attempts, s.retry_delay))
         .unwrap_or((10, Duration::from_secs(30)));
     let mut sends = futures::stream::iter(ready)
-        .map(|(job, message)| async move {
+        .map(|(job, message, bounces_to)| async move {
             // Claimed right before its own SMTP transaction, so a crash parks only the
             // mails really in flight.
             let message_id = message_id_of(&message);
@@ -127,7 +129,7 @@ async fn send_round(
                 tx.commit()
             });
             let result = match claimed {
-                Ok(()) => mailer.send(&message).await,
+                Ok(()) => mailer.send(&message, bounces_to.as_deref()).await,
                 Err(error) => Err(SmtpError::Transient(format!("not claimed: {error}"))),
             };
             (job, result)
@@ -229,6 +231,12 @@ fn prepare(
         ));
     };
     let queue = config.queue(&facts.queue).unwrap_or(&config.queues[0]);
+    if matches!(
+        job.kind.as_str(),
+        "relay_forward" | "relay_answer" | "agent_notice"
+    ) {
+        return prepare_agent_mail(conn, config, queue, mailbox, job, &facts);
+    }
     let estimate = expected_answer(conn, queue, &facts, now)?;
     let (kind, language, references, auto_submitted) = match job.kind.as_str() {
         "acknowledgement" => {
@@ -273,17 +281,7 @@ fn prepare(
         Ok(rendered) => rendered,
         Err(error) => return Ok(Prepared::Fail(error.to_string())),
     };
-    let domain = mailbox
-        .address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
-    let message_id = format!(
-        "postdesk.{}.{}.{:08x}@{domain}",
-        job.kind,
-        job.id,
-        rand::random::<u32>()
-    );
+    let message_id = new_message_id(job, &mailbox.address);
     let reply_to = (mailbox.reply_token && job.kind == "acknowledgement")
         .then(|| {
             facts
@@ -301,12 +299,149 @@ fn prepare(
         body: &rendered.body,
         message_id: &message_id,
         references: &references,
-        auto_submitted,
+        auto_submitted: Some(auto_submitted),
     };
-    Ok(match smtp::compose(&outgoing) {
-        Ok(message) => Prepared::Send(Box::new(message)),
+    Ok(compose(&outgoing, None))
+}
+
+fn compose(outgoing: &Outgoing<'_>, bounces_to: Option<&str>) -> Prepared {
+    match smtp::compose(outgoing) {
+        Ok(message) => Prepared::Send(Box::new(message), bounces_to.map(str::to_string)),
         Err(error) => Prepared::Fail(error.to_string()),
-    })
+    }
+}
+
+/// `postdesk.<kind>.<row>.<random>@<domain of the sending mailbox>`.
+fn new_message_id(job: &MailJob, address: &str) -> String {
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    format!(
+        "postdesk.{}.{}.{:08x}@{domain}",
+        job.kind,
+        job.id,
+        rand::random::<u32>()
+    )
+}
+
+/// Relay forwards to agents, agents' answers to customers, and notices to agents.
+fn prepare_agent_mail(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    queue: &crate::config::Queue,
+    mailbox: &crate::config::Mailbox,
+    job: &MailJob,
+    facts: &TicketFacts,
+) -> rusqlite::Result<Prepared> {
+    let field = |key: &str| job.payload.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let tag = config.ticket_tag.format(store::reference(facts.id));
+    let desk_name = mailbox.display_name.as_deref().unwrap_or("");
+    let secret_address = facts
+        .token
+        .as_deref()
+        .map(|token| token_address(&mailbox.address, token));
+    let message_id = new_message_id(job, &mailbox.address);
+    let prepared = match job.kind.as_str() {
+        "relay_forward" => {
+            let Some(original) = rows::message_by_dedup_key(conn, field("dedup_key"))? else {
+                return Ok(Prepared::Fail(
+                    "the customer's message is no longer stored".into(),
+                ));
+            };
+            let tz = &queue.calendar.timezone;
+            let at = |seconds: i64| Timestamp::from_second(seconds).unwrap_or_default();
+            let sender = original.from.clone().unwrap_or_default();
+            let customer = match &original.from_name {
+                Some(name) if !name.is_empty() => format!("{name} <{sender}>"),
+                _ => sender.clone(),
+            };
+            let body = relay::forward_body(&relay::ForwardFacts {
+                tag: &tag,
+                queue: &facts.queue,
+                priority: &facts.priority,
+                due: facts
+                    .due_at
+                    .map(|due| templates::local_date_time(at(due), tz, "en")),
+                customer,
+                received: templates::local_date_time(at(original.received_at), tz, "en"),
+                subject: &original.subject,
+                text: &original.text,
+                desk_address: &mailbox.address,
+            });
+            let shown_as = original
+                .from_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(sender);
+            let from_name = if desk_name.is_empty() {
+                shown_as
+            } else {
+                format!("{shown_as} via {desk_name}")
+            };
+            let subject = format!(
+                "{tag} {}",
+                config.ticket_tag.strip(&original.subject).trim()
+            );
+            compose(
+                &Outgoing {
+                    from_name: &from_name,
+                    from: &mailbox.address,
+                    to: &job.recipient,
+                    reply_to: secret_address.as_deref(),
+                    subject: &subject,
+                    body: &body,
+                    message_id: &message_id,
+                    references: &[],
+                    auto_submitted: Some("auto-generated"),
+                },
+                None,
+            )
+        }
+        "relay_answer" => {
+            let references = match rows::last_customer_message(conn, facts.id)? {
+                Some(dedup_key) => rows::thread_of(conn, &dedup_key)?,
+                None => Vec::new(),
+            };
+            let reply_to = secret_address.as_deref().filter(|_| mailbox.reply_token);
+            compose(
+                &Outgoing {
+                    from_name: desk_name,
+                    from: &mailbox.address,
+                    to: &job.recipient,
+                    reply_to,
+                    subject: &relay::answer_subject(&facts.subject, &tag),
+                    body: field("text"),
+                    message_id: &message_id,
+                    references: &references,
+                    auto_submitted: None,
+                },
+                Some(&mailbox.address),
+            )
+        }
+        _ => {
+            let references: Vec<String> = Some(field("in_reply_to"))
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .into_iter()
+                .collect();
+            compose(
+                &Outgoing {
+                    from_name: desk_name,
+                    from: &mailbox.address,
+                    to: &job.recipient,
+                    reply_to: None,
+                    subject: &format!("{tag} {}", field("subject")),
+                    body: field("body"),
+                    message_id: &message_id,
+                    references: &references,
+                    auto_submitted: Some("auto-replied"),
+                },
+                None,
+            )
+        }
+    };
+    Ok(prepared)
 }
 
 /// `support@example.com` + token → `support+t.<token>@example.com`.

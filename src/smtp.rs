@@ -73,10 +73,18 @@ impl Mailer {
         })
     }
 
-    /// Sends with the null envelope sender (RFC 3834 §3.3: automatic replies must not
-    /// cause bounces back to us).
-    pub async fn send(&self, message: &Message) -> Result<(), SmtpError> {
-        let envelope = lettre::address::Envelope::new(None, message.envelope().to().to_vec())
+    /// Sends with the envelope sender `bounces_to`: None (the null sender) for automatic
+    /// mail (RFC 3834 §3.3: automatic replies must not cause bounces back to us), the
+    /// support address for an agent's relayed answer, whose bounces the team must see.
+    pub async fn send(&self, message: &Message, bounces_to: Option<&str>) -> Result<(), SmtpError> {
+        let sender = bounces_to
+            .map(|address| {
+                clean(address)
+                    .parse()
+                    .map_err(|e| SmtpError::Build(format!("address {address:?}: {e}")))
+            })
+            .transpose()?;
+        let envelope = lettre::address::Envelope::new(sender, message.envelope().to().to_vec())
             .map_err(|e| SmtpError::Build(e.to_string()))?;
         self.transport
             .send_raw(&envelope, &message.formatted())
@@ -111,8 +119,9 @@ pub struct Outgoing<'a> {
     pub message_id: &'a str,
     /// Message-IDs (without brackets) this answers: the last is the direct parent.
     pub references: &'a [String],
-    /// `Auto-Submitted: auto-replied` (an answer to a message) or `auto-generated`.
-    pub auto_submitted: &'static str,
+    /// `Auto-Submitted: auto-replied` (an answer to a message) or `auto-generated`; None
+    /// for a person's answer (relayed), which customers' auto-responders may answer.
+    pub auto_submitted: Option<&'static str>,
 }
 
 /// Builds the message. Every header value goes through [`clean`], so nothing taken from a
@@ -132,17 +141,20 @@ pub fn compose(outgoing: &Outgoing<'_>) -> Result<Message, SmtpError> {
         .message_id(Some(format!("<{}>", clean(outgoing.message_id))))
         .header(ContentType::TEXT_PLAIN)
         .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            outgoing.auto_submitted.into(),
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-            "All".into(),
-        ))
-        .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(LOOP_HEADER),
             clean(outgoing.from),
         ));
+    if let Some(auto_submitted) = outgoing.auto_submitted {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                auto_submitted.into(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+                "All".into(),
+            ));
+    }
     if let Some(reply_to) = outgoing.reply_to {
         builder = builder.reply_to(address(outgoing.from_name, reply_to)?);
     }
@@ -179,7 +191,7 @@ mod tests {
             body: "Hello\nWe have your request.",
             message_id: "ack-1@example.com",
             references,
-            auto_submitted: "auto-replied",
+            auto_submitted: Some("auto-replied"),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Agents answer from their own mail client: what they wrote (without quoted history and
-//! signature) and the commands on its first lines.
+//! signature), the commands on its first lines, and relay mode.
 
 pub mod commands;
 pub mod quote;
+pub mod relay;

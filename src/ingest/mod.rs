@@ -12,6 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
 
+use crate::agents::relay::{self, AgentMail};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::sla;
@@ -50,6 +51,8 @@ pub struct TicketState {
     pub status: Status,
     pub queue: String,
     pub waiting_since: Option<i64>,
+    pub customer: String,
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +91,7 @@ impl Status {
     }
 
     /// Waiting for an agent.
-    fn is_open(self) -> bool {
+    pub fn is_open(self) -> bool {
         matches!(self, Status::New | Status::Acknowledged)
     }
 }
@@ -159,6 +162,37 @@ pub struct Decision {
     pub placement: Placement,
     /// Event log lines for the ticket: (type, detail).
     pub events: Vec<(&'static str, String)>,
+    /// Mail to send because of this message, due now.
+    pub mails: Vec<QueuedMail>,
+}
+
+/// Mail written to the outbox with the message that causes it (acknowledgements, which
+/// wait for their delay, are [`Ack`]s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedMail {
+    pub kind: MailKind,
+    pub to: String,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A customer's message, forwarded to an agent of a relay queue.
+    RelayForward,
+    /// An agent's answer, sent on to the customer from the support address.
+    RelayAnswer,
+    /// A short note to an agent: commands not applied, mail refused.
+    AgentNotice,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::RelayForward => "relay_forward",
+            MailKind::RelayAnswer => "relay_answer",
+            MailKind::AgentNotice => "agent_notice",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -221,6 +255,9 @@ pub struct TicketUpdate {
     pub ack: Option<Ack>,
     pub participants: Vec<String>,
     pub language: Option<String>,
+    pub assignee: Option<String>,
+    pub queue: Option<String>,
+    pub priority: Option<&'static str>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -355,6 +392,7 @@ pub fn decide<L: Lookup>(
                     format!("stored without parsing: {reason}; not acknowledged"),
                 ),
             ],
+            mails: Vec::new(),
         })));
     }
 
@@ -392,6 +430,72 @@ pub fn decide<L: Lookup>(
         (true, Some(_)) => Author::Agent,
         (false, _) => author,
     };
+    let mut mails = Vec::new();
+    if let (false, Author::Agent, Some(agent)) = (origin.sent, &author, parsed.from.as_deref())
+        && config.is_agent(agent)
+    {
+        let state = ticket.map(|t| lookup.ticket_state(t)).transpose()?;
+        match relay::recognise(&parsed, config, ticket, message.threaded_by, state.as_ref()) {
+            AgentMail::ToDesk(ticket) => {
+                let state = match state {
+                    Some(state) => state,
+                    None => lookup.ticket_state(ticket)?,
+                };
+                message.kind = Kind::AgentReply;
+                let desk = relay::desk_mail(&parsed, config, ticket, &state, agent, now_s);
+                events.push((
+                    "message",
+                    format!("agent mail to the desk via {}", via_name(&message)),
+                ));
+                events.extend(desk.events);
+                return Ok(Outcome::Store(Box::new(Decision {
+                    message,
+                    placement: Placement::Existing {
+                        ticket,
+                        update: desk.update,
+                    },
+                    events,
+                    mails: desk.mails,
+                })));
+            }
+            AgentMail::Refused { reason, ticket } => {
+                message.kind = Kind::Outside;
+                let target = ticket
+                    .map(|t| config.ticket_tag.format(crate::store::reference(t)))
+                    .unwrap_or_else(|| "no ticket".into());
+                let queue = state
+                    .map(|s| s.queue)
+                    .unwrap_or_else(|| default_queue.to_string());
+                events.push((
+                    "quarantined",
+                    format!("outside message from {agent} for {target}, not relayed: {reason}"),
+                ));
+                return Ok(Outcome::Store(Box::new(Decision {
+                    placement: Placement::New(NewTicket {
+                        status: Status::Ignored,
+                        queue,
+                        category: None,
+                        priority: "normal",
+                        labels: vec!["quarantine".into()],
+                        language: message.language.clone(),
+                        customer: agent.to_string(),
+                        customer_name: parsed.from_name.clone(),
+                        subject: parsed.subject.clone(),
+                        // Nothing may join a quarantine ticket by sender and subject.
+                        normalized_subject: String::new(),
+                        unparsed: false,
+                        participants: Vec::new(),
+                        waiting: None,
+                        ack: None,
+                    }),
+                    message,
+                    events,
+                    mails: vec![relay::refusal_notice(agent, &parsed, &reason)],
+                })));
+            }
+            AgentMail::Usual => {}
+        }
+    }
     let participants = participants_of(&parsed, config);
 
     let placement = match (ticket, &author) {
@@ -441,6 +545,12 @@ pub fn decide<L: Lookup>(
         (Some(ticket), Author::Customer) => {
             message.kind = Kind::FollowUp;
             let state = lookup.ticket_state(ticket)?;
+            mails.extend(relay::forwards(
+                config,
+                &state.queue,
+                state.assignee.as_deref(),
+                &message.dedup_key,
+            ));
             let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
             let mut update = TicketUpdate {
                 participants,
@@ -516,6 +626,12 @@ pub fn decide<L: Lookup>(
                             Ok(planned) => ack = Some(planned),
                             Err(reason) => events.push(("ack_suppressed", reason)),
                         }
+                        mails.extend(relay::forwards(
+                            config,
+                            &route.queue,
+                            None,
+                            &message.dedup_key,
+                        ));
                     }
                 }
             }
@@ -546,6 +662,7 @@ pub fn decide<L: Lookup>(
         message,
         placement,
         events,
+        mails,
     })))
 }
 

@@ -158,8 +158,13 @@ ALTER TABLE outbox ADD COLUMN sending_since INTEGER;
 ALTER TABLE outbox ADD COLUMN message_id TEXT;
 "#;
 
+/// Agents: who a ticket is assigned to (`#assign`).
+const V4: &str = r#"
+ALTER TABLE tickets ADD COLUMN assignee TEXT;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 #[cfg(test)]

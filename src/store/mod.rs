@@ -170,7 +170,10 @@ impl Store {
                         warned_at = CASE ?4 WHEN 0 THEN warned_at ELSE NULL END,
                         deadline_at = CASE ?4 WHEN 0 THEN deadline_at WHEN 1 THEN ?9 ELSE NULL END,
                         first_response_at = coalesce(first_response_at, ?7),
-                        language = coalesce(language, ?8)
+                        language = coalesce(language, ?8),
+                        assignee = coalesce(?10, assignee),
+                        queue = coalesce(?11, queue),
+                        priority = coalesce(?12, priority)
                      WHERE id = ?1",
                 )?
                 .execute(params![
@@ -183,6 +186,9 @@ impl Store {
                     update.answered_at,
                     update.language,
                     warn,
+                    update.assignee,
+                    update.queue,
+                    update.priority,
                 ])?;
                 (
                     *ticket,
@@ -272,6 +278,20 @@ impl Store {
         if let Some(ack) = ack {
             schedule_ack(conn, ticket, ack, m, now)?;
         }
+        for mail in &decision.mails {
+            conn.prepare_cached(
+                "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?
+            .execute(params![
+                ticket,
+                mail.kind.as_str(),
+                mail.to,
+                m.mailbox,
+                mail.payload.to_string(),
+                now
+            ])?;
+        }
         Ok((ticket, is_new))
     }
 }
@@ -313,12 +333,13 @@ fn schedule_ack(
     let payload =
         serde_json::json!({ "in_reply_to": message.message_id, "dedup_key": message.dedup_key });
     conn.prepare_cached(
-        "INSERT INTO outbox (ticket_id, kind, recipient, payload, created_at, due_at)
-         VALUES (?1, 'acknowledgement', ?2, ?3, ?4, ?5)",
+        "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
+         VALUES (?1, 'acknowledgement', ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
         ticket,
         ack.to,
+        ack.mailbox,
         payload.to_string(),
         now,
         ack.due_at
@@ -427,13 +448,17 @@ impl Lookup for Db<'_> {
 
     fn ticket_state(&self, ticket: TicketId) -> rusqlite::Result<TicketState> {
         self.0
-            .prepare_cached("SELECT status, queue, waiting_since FROM tickets WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT status, queue, waiting_since, customer, assignee FROM tickets WHERE id = ?1",
+            )?
             .query_row([ticket], |r| {
                 let status: String = r.get(0)?;
                 Ok(TicketState {
                     status: Status::parse(&status).unwrap_or(Status::New),
                     queue: r.get(1)?,
                     waiting_since: r.get(2)?,
+                    customer: r.get(3)?,
+                    assignee: r.get(4)?,
                 })
             })
     }

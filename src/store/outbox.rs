@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{TicketId, add_event, reference, views::rfc3339};
 
 /// Kinds of outbox rows that are mail (the rest are IMAP post-actions).
-pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice')";
+pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice')";
 
 #[derive(Debug, Clone)]
 pub struct MailJob {
@@ -95,6 +95,9 @@ pub fn mark_sent(conn: &Connection, job: &MailJob, now: i64) -> rusqlite::Result
             add_event(conn, ticket, now, "acknowledged", &detail)
         }
         "warning" => add_event(conn, ticket, now, "warning_sent", &detail),
+        "relay_forward" => add_event(conn, ticket, now, "forwarded", &detail),
+        "relay_answer" => add_event(conn, ticket, now, "relayed", &detail),
+        "agent_notice" => add_event(conn, ticket, now, "agent_notified", &detail),
         _ => add_event(conn, ticket, now, "breach_notice_sent", &detail),
     }
 }
@@ -287,4 +290,47 @@ pub fn thread_of(conn: &Connection, dedup_key: &str) -> rusqlite::Result<Vec<Str
     chain.truncate(20);
     chain.push(id);
     Ok(chain)
+}
+
+/// A stored message as a relay forward shows it.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub received_at: i64,
+}
+
+pub fn message_by_dedup_key(
+    conn: &Connection,
+    dedup_key: &str,
+) -> rusqlite::Result<Option<StoredMessage>> {
+    conn.prepare_cached(
+        "SELECT from_addr, from_name, subject, text, received_at FROM messages WHERE dedup_key = ?1",
+    )?
+    .query_row([dedup_key], |r| {
+        Ok(StoredMessage {
+            from: r.get(0)?,
+            from_name: r.get(1)?,
+            subject: r.get(2)?,
+            text: r.get(3)?,
+            received_at: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+/// The deduplication key of the customer's latest message on a ticket: what an answer to
+/// the customer replies to.
+pub fn last_customer_message(
+    conn: &Connection,
+    ticket: TicketId,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT dedup_key FROM messages WHERE ticket_id = ?1 AND kind IN ('request', 'follow_up')
+         ORDER BY received_at DESC, id DESC LIMIT 1",
+    )?
+    .query_row([ticket], |r| r.get(0))
+    .optional()
 }

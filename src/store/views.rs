@@ -37,11 +37,13 @@ pub struct TicketView {
     pub breached: bool,
     pub unparsed: bool,
     pub message_count: i64,
+    /// The agent it is assigned to (`#assign`).
+    pub assignee: Option<String>,
 }
 
 const TICKET_COLUMNS: &str = "id, status, queue, category, priority, labels, language, customer,
     customer_name, subject, created_at, last_message_at, ack_sent_at, first_response_at, due_at,
-    breached, unparsed, message_count";
+    breached, unparsed, message_count, assignee";
 
 impl TicketView {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<TicketView> {
@@ -65,6 +67,7 @@ impl TicketView {
             breached: row.get("breached")?,
             unparsed: row.get("unparsed")?,
             message_count: row.get("message_count")?,
+            assignee: row.get("assignee")?,
         })
     }
 }

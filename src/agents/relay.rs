@@ -1,0 +1,300 @@
+//! Relay mode and agents' mail to the desk. New tickets of a relay queue are forwarded to
+//! its agents (or the ticket's assignee) with the ticket's secret reply address; what an
+//! agent writes back to that address carries commands and an answer, which is sent on to
+//! the customer from the support address. Mail claiming to be an agent's without the
+//! secret is refused: filed as an outside message on a quarantine ticket, and the real
+//! agent is told. Pure decisions; the outbox writes and sends the mail.
+
+use serde_json::json;
+
+use super::commands::{self, Command};
+use super::quote;
+use crate::config::{Config, QueueMode};
+use crate::ingest::parse::Parsed;
+use crate::ingest::thread::{self, Via};
+use crate::ingest::{
+    MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, WaitingChange,
+};
+use crate::store::reference;
+
+/// What mail from a configured agent is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentMail {
+    /// Written to the desk through this ticket's secret reply address.
+    ToDesk(TicketId),
+    /// Not accepted as the agent's: why, and the ticket it tried to reach.
+    Refused {
+        reason: String,
+        ticket: Option<TicketId>,
+    },
+    /// Anything else (an answer sent straight to the customer with the desk in copy, a
+    /// request of the agent's own): filed as any mail is.
+    Usual,
+}
+
+/// Tells agents' desk mail from the rest. `ticket` and `via` are what threading found.
+pub fn recognise(
+    parsed: &Parsed,
+    config: &Config,
+    ticket: Option<TicketId>,
+    via: Option<Via>,
+    state: Option<&TicketState>,
+) -> AgentMail {
+    if let (Some(ticket), Some(Via::ReplyToken)) = (ticket, via) {
+        return AgentMail::ToDesk(ticket);
+    }
+    let to_token_address = parsed
+        .recipients()
+        .any(|r| config.is_own_address(r) && thread::reply_token(r).is_some());
+    if to_token_address {
+        return AgentMail::Refused {
+            reason: "the reply address it was sent to belongs to no ticket (the token in it is wrong or was altered)".into(),
+            ticket,
+        };
+    }
+    let (Some(ticket), Some(state)) = (ticket, state) else {
+        return AgentMail::Usual;
+    };
+    let relayed = config
+        .queue(&state.queue)
+        .is_some_and(|q| q.mode == QueueMode::Relay);
+    let to_customer = parsed
+        .recipients()
+        .any(|r| r.eq_ignore_ascii_case(&state.customer));
+    if relayed && !to_customer {
+        return AgentMail::Refused {
+            reason: format!(
+                "it was sent to the desk without the secret reply address of ticket {}, so it cannot be told from a forged sender; reply to the forwarded mail itself (its Reply-To address)",
+                config.ticket_tag.format(reference(ticket))
+            ),
+            ticket: Some(ticket),
+        };
+    }
+    AgentMail::Usual
+}
+
+/// What an agent's desk mail does to its ticket.
+#[derive(Debug, Default)]
+pub struct DeskMail {
+    pub update: TicketUpdate,
+    pub events: Vec<(&'static str, String)>,
+    pub mails: Vec<QueuedMail>,
+}
+
+/// Applies the commands at the top of the agent's text (all or none) and relays the rest
+/// to the customer when the queue relays and the mail is no `#note`.
+pub fn desk_mail(
+    parsed: &Parsed,
+    config: &Config,
+    ticket: TicketId,
+    state: &TicketState,
+    agent: &str,
+    now: i64,
+) -> DeskMail {
+    let tag = config.ticket_tag.format(reference(ticket));
+    let visible = quote::visible_text(&parsed.text);
+    let mut desk = DeskMail::default();
+    let parsed_commands = match commands::parse(&visible, config) {
+        Ok(parsed_commands) => parsed_commands,
+        Err(errors) => {
+            desk.events.push((
+                "command_rejected",
+                format!("from {agent}: {}", errors.join("; ")),
+            ));
+            desk.mails.push(notice(
+                agent,
+                parsed,
+                &format!("Not applied: {}", parsed.subject),
+                &format!(
+                    "Nothing in your message was applied to ticket {tag}, and nothing was sent to the customer:\n\n{}\n\nCommands go on the first lines, one per line: #close, #assign NAME, #queue NAME, #priority low|normal|high|urgent, #note, #pending. Correct them and send your message again.\n",
+                    errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+                ),
+            ));
+            return desk;
+        }
+    };
+    let answer = parsed_commands.rest.trim();
+    let mut is_note = false;
+    let mut status = None;
+    for command in &parsed_commands.commands {
+        match command {
+            Command::Close => {
+                status = Some(Status::Closed);
+                desk.events.push(("closed", format!("by {agent}")));
+            }
+            Command::Pending => {
+                status = Some(Status::Pending);
+                desk.events
+                    .push(("pending", format!("by {agent}: waiting on the customer")));
+            }
+            Command::Assign(assignee) => {
+                desk.update.assignee = Some(assignee.clone());
+                desk.events
+                    .push(("assigned", format!("to {assignee} by {agent}")));
+            }
+            Command::Queue(queue) => {
+                desk.update.queue = Some(queue.clone());
+                desk.events.push((
+                    "queue_changed",
+                    format!("{} → {queue} by {agent}", state.queue),
+                ));
+            }
+            Command::Priority(priority) => {
+                desk.update.priority = Some(priority.as_str());
+                desk.events.push((
+                    "priority_changed",
+                    format!("to {} by {agent}", priority.as_str()),
+                ));
+            }
+            Command::Note => is_note = true,
+        }
+    }
+    let relays = config
+        .queue(&state.queue)
+        .is_some_and(|q| q.mode == QueueMode::Relay);
+    if !answer.is_empty() {
+        if is_note {
+            desk.events
+                .push(("note", format!("internal note by {agent}")));
+        } else if relays {
+            desk.mails.push(QueuedMail {
+                kind: MailKind::RelayAnswer,
+                to: state.customer.clone(),
+                payload: json!({ "text": answer, "agent": agent }),
+            });
+            desk.events.push((
+                "relay_scheduled",
+                format!("answer by {agent} to {}", state.customer),
+            ));
+            desk.update.answered_at = Some(now);
+            if state.status.is_open() {
+                status = status.or(Some(Status::Answered));
+            }
+        } else {
+            desk.events.push((
+                "note",
+                format!(
+                    "by {agent}, kept as an internal note: queue {} does not relay (mode = \"observe\"); answer the customer directly",
+                    state.queue
+                ),
+            ));
+        }
+    }
+    if let Some(status) = status {
+        desk.update.status = Some(status);
+        desk.update.waiting = WaitingChange::Stop;
+        desk.update.cancel_pending_ack = true;
+    }
+    desk
+}
+
+/// The relay forward of a customer's message to whoever handles the ticket: its assignee,
+/// else every agent of the queue.
+pub fn forwards(
+    config: &Config,
+    queue: &str,
+    assignee: Option<&str>,
+    dedup_key: &str,
+) -> Vec<QueuedMail> {
+    let Some(queue) = config.queue(queue).filter(|q| q.mode == QueueMode::Relay) else {
+        return Vec::new();
+    };
+    let recipients: Vec<&str> = match assignee {
+        Some(assignee) => vec![assignee],
+        None => queue.agents.iter().map(String::as_str).collect(),
+    };
+    recipients
+        .into_iter()
+        .map(|agent| QueuedMail {
+            kind: MailKind::RelayForward,
+            to: agent.to_string(),
+            payload: json!({ "dedup_key": dedup_key }),
+        })
+        .collect()
+}
+
+/// A short notice to an agent about their message.
+pub fn notice(agent: &str, parsed: &Parsed, subject: &str, body: &str) -> QueuedMail {
+    QueuedMail {
+        kind: MailKind::AgentNotice,
+        to: agent.to_string(),
+        payload: json!({
+            "subject": subject,
+            "body": body,
+            "in_reply_to": parsed.message_id,
+        }),
+    }
+}
+
+/// The notice for refused mail (its subject names the quarantine ticket it is filed on).
+pub fn refusal_notice(agent: &str, parsed: &Parsed, reason: &str) -> QueuedMail {
+    notice(
+        agent,
+        parsed,
+        &format!("Not relayed: {}", parsed.subject),
+        &format!(
+            "Your message \"{}\" was not sent to the customer.\n\nWhy: {reason}.\n\nIt is kept as an outside message on the quarantine ticket named in this subject. If you did not write it, someone is sending mail in your name: tell your administrator.\n",
+            parsed.subject
+        ),
+    )
+}
+
+/// What a relay forward tells the agent about the ticket.
+pub struct ForwardFacts<'a> {
+    pub tag: &'a str,
+    pub queue: &'a str,
+    pub priority: &'a str,
+    /// When the answer is due, in the queue's time zone; None once the clock stopped.
+    pub due: Option<String>,
+    pub customer: String,
+    pub received: String,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub desk_address: &'a str,
+}
+
+/// The body of a relay forward: the facts, how to answer, then the customer's message.
+pub fn forward_body(facts: &ForwardFacts<'_>) -> String {
+    let due = facts
+        .due
+        .as_deref()
+        .map(|due| format!(" · answer due {due}"))
+        .unwrap_or_default();
+    format!(
+        "Ticket {tag} · queue {queue} · priority {priority}{due}\n\
+         From: {customer}\n\
+         Received: {received}\n\
+         Subject: {subject}\n\
+         \n\
+         Reply to this mail to answer the customer: your text, without the quoted message and \
+         your signature, goes out from {desk}, never from your own address. First lines can be \
+         commands: #note (internal, not sent), #close, #pending, #assign NAME, #queue NAME, \
+         #priority low|normal|high|urgent.\n\
+         \n\
+         ---------- the customer's message ----------\n\
+         {text}\n",
+        tag = facts.tag,
+        queue = facts.queue,
+        priority = facts.priority,
+        customer = facts.customer,
+        received = facts.received,
+        subject = facts.subject,
+        desk = facts.desk_address,
+        text = facts.text.trim_end(),
+    )
+}
+
+/// The subject of an answer to the customer: a reply to the ticket's subject, with its tag.
+pub fn answer_subject(subject: &str, tag: &str) -> String {
+    let subject = subject.trim();
+    let tagged = if subject.contains(tag) {
+        subject.to_string()
+    } else {
+        format!("{subject} {tag}")
+    };
+    if tagged.to_lowercase().starts_with("re:") {
+        tagged
+    } else {
+        format!("Re: {tagged}")
+    }
+}
