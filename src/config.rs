@@ -227,7 +227,8 @@ pub struct Mailbox {
     pub folders: Vec<String>,
     pub sent_folders: Vec<String>,
     pub source: MailboxSource,
-    /// How often to look for new mail when the server cannot IDLE (or for a Maildir).
+    /// How often to look for new mail when the server cannot IDLE (or for a Maildir), and
+    /// at the folders other than the first one (IDLE watches only that one).
     pub poll_interval: Duration,
 }
 

@@ -113,7 +113,15 @@ async fn session_loop(
                 continue;
             }
             if !new_mail_announced(&session) {
-                session = idle(session, shutdown, jobs, &mailbox.name).await?;
+                // IDLE watches one folder: with others to watch, come out of it every
+                // poll interval to look at them.
+                let others = mailbox.folders.len() > 1 || !mailbox.sent_folders.is_empty();
+                let renew = if others {
+                    mailbox.poll_interval.min(IDLE_RENEW)
+                } else {
+                    IDLE_RENEW
+                };
+                session = idle(session, shutdown, jobs, &mailbox.name, renew).await?;
             }
         } else {
             tokio::select! {
@@ -171,6 +179,7 @@ async fn idle(
     shutdown: &mut watch::Receiver<bool>,
     jobs: &mut watch::Receiver<u64>,
     mailbox_name: &str,
+    renew: Duration,
 ) -> Result<Session, ImapError> {
     // Mail that arrived between the last fetch and the start of IDLE is announced while
     // IDLE starts, before the server's "+ idling": it lands here, not in the wait below.
@@ -181,7 +190,7 @@ async fn idle(
     })
     .await?;
     if !announced_in(&unsolicited) {
-        let (wait, _interrupt) = handle.wait_with_timeout(IDLE_RENEW);
+        let (wait, _interrupt) = handle.wait_with_timeout(renew);
         tokio::select! {
             response = wait => {
                 match response.map_err(ImapError::protocol("IDLE"))? {

@@ -687,6 +687,8 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 # "alice@example.test" (LMTP RCPT TO, logins with a domain) is the user "alice"
 auth_username_format = %Ln
+# "support+t.abc@example.test" is delivered to the user "support" (its INBOX)
+recipient_delimiter = +
 
 passdb {{
   driver = passwd-file
@@ -1058,6 +1060,8 @@ biff = no
 append_dot_mydomain = no
 alias_maps =
 alias_database =
+# support+t.<token>@desk is the user "support" (postdesk's reply addresses)
+recipient_delimiter = +
 
 # Mail for {domain} goes to the private Dovecot over LMTP; unknown users are refused
 # at RCPT time. Nothing ever leaves the machine: every other domain is refused at RCPT
