@@ -13,6 +13,7 @@ pub mod html;
 pub mod periods;
 pub mod text;
 pub mod topics;
+pub mod weekly;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

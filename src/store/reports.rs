@@ -1,4 +1,4 @@
-//! What `postdesk report` reads from the store.
+//! What `postdesk report` reads from the store, and the weekly report's place in the outbox.
 //!
 //! Waiting periods are not a table of their own: the messages of a ticket tell them (a
 //! customer message opens one when none is open, an agent reply closes it), and the ticket
@@ -7,9 +7,14 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ingest::TicketId;
+
+/// The outbox kind of the weekly report mail.
+pub const REPORT_KIND: &str = "report";
+/// Settings key: the last weekly slot (unix seconds) a report was queued for.
+const LAST_WEEKLY_SLOT: &str = "report.weekly.last_slot";
 
 /// One ticket's messages that open or close waiting periods, and its current deadline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,4 +145,57 @@ pub fn opened_tickets(
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?
     .collect()
+}
+
+/// What [`queue_weekly_report`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeeklyQueued {
+    /// First run with reports configured: the slot is remembered, nothing is sent for it
+    /// (the first report goes out at the next slot).
+    Baseline,
+    /// One mail row per recipient.
+    Queued(usize),
+    /// This slot's report was queued before.
+    AlreadyQueued,
+}
+
+/// Queues the report of `since..slot` to every recipient, unless this slot (or a later
+/// one) already had its report. Call inside a transaction: the rows and the remembered
+/// slot are written together, so a slot is reported at most once.
+pub fn queue_weekly_report(
+    conn: &Connection,
+    slot: i64,
+    since: i64,
+    recipients: &[String],
+    mailbox: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<WeeklyQueued> {
+    let last: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [LAST_WEEKLY_SLOT],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let outcome = match last {
+        None => WeeklyQueued::Baseline,
+        Some(last) if last >= slot => return Ok(WeeklyQueued::AlreadyQueued),
+        Some(_) => {
+            let payload = serde_json::json!({ "since": since, "until": slot }).to_string();
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO outbox (kind, recipient, mailbox, payload, created_at, due_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?;
+            for recipient in recipients {
+                insert.execute(params![REPORT_KIND, recipient, mailbox, payload, now])?;
+            }
+            WeeklyQueued::Queued(recipients.len())
+        }
+    };
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![LAST_WEEKLY_SLOT, slot],
+    )?;
+    Ok(outcome)
 }
