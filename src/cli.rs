@@ -98,6 +98,23 @@ enum Command {
     },
     /// Validate the config and say what is wrong, key by key
     CheckConfig,
+    /// Is the one-day promise kept? Answered within target, first-response times, breaches,
+    /// backlog by age, acknowledgements and hot topics
+    Report {
+        /// How far back: a duration ("7d", "24h", "4w") or a date ("2026-11-01", local
+        /// midnight in the [calendar] time zone)
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Only this queue
+        #[arg(long)]
+        queue: Option<String>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+        /// Also write the report as one self-contained HTML page with charts
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -328,6 +345,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report {
+            since,
+            queue,
+            json,
+            html,
+        } => {
+            print_report(&config, &since, queue.as_deref(), json, html.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Customer { address, json } => {
             let store = open_store(&config)?;
             let customer = views::customer(store.connection(), &address)?;
@@ -360,6 +386,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `postdesk report`: computed from the store, printed as text or JSON, optionally written
+/// as an HTML page.
+fn print_report(
+    config: &Config,
+    since: &str,
+    queue: Option<&str>,
+    json: bool,
+    html: Option<&Path>,
+) -> Result<()> {
+    if let Some(queue) = queue
+        && config.queue(queue).is_none()
+    {
+        return Err(
+            UsageError::Invalid(format!("--queue {queue}: no such queue in the config")).into(),
+        );
+    }
+    let now = jiff::Timestamp::now();
+    let tz = &config.calendar.timezone;
+    let since = report_start(since, now, tz).map_err(UsageError::Invalid)?;
+    let store = open_store(config)?;
+    let params = crate::report::Params {
+        since,
+        until: now.as_second(),
+        now: now.as_second(),
+        queue,
+    };
+    let report = crate::report::compute(store.connection(), config, &params)
+        .context("cannot compute the report")?;
+    if let Some(path) = html {
+        std::fs::write(path, crate::report::html::render(&report, tz))
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::report::text::render(&report, tz));
+    }
+    Ok(())
+}
+
+/// `--since`: a wall-clock duration back from `now`, or a local date.
+fn report_start(since: &str, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Result<i64, String> {
+    if let Ok(date) = since.parse::<jiff::civil::Date>() {
+        return date
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_second())
+            .map_err(|e| format!("--since {since}: {e}"));
+    }
+    match config::Span::parse(since) {
+        Ok(span) if !span.business => {
+            Ok(now.as_second() - i64::try_from(span.length.as_secs()).unwrap_or(i64::MAX / 2))
+        }
+        _ => Err(format!(
+            "--since {since}: use a duration like 7d, 24h, 4w or a date like 2026-11-01"
+        )),
     }
 }
 

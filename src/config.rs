@@ -65,6 +65,61 @@ pub struct Config {
     pub token_key_file: Option<PathBuf>,
     /// Folder of `KIND.LANGUAGE.hbs` files overriding or adding to the built-in templates.
     pub templates: Option<PathBuf>,
+    /// `[report]`: who gets the weekly report mail, and when.
+    pub report: ReportSchedule,
+}
+
+/// `[report]`: the weekly report mail. No recipients, no mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSchedule {
+    pub recipients: Vec<String>,
+    /// When it goes out, in the `[calendar]` time zone.
+    pub weekly: WeeklyAt,
+}
+
+/// A moment of the week, written `"mon 08:00"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeeklyAt {
+    pub weekday: Weekday,
+    pub time: Time,
+}
+
+impl WeeklyAt {
+    pub fn parse(text: &str) -> Result<WeeklyAt, String> {
+        let invalid = || format!("\"{text}\" is not a weekday and a time like \"mon 08:00\"");
+        let (day, time) = text
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or_else(invalid)?;
+        let weekday = parse_weekday(day).ok_or_else(invalid)?;
+        let time = time.trim().parse::<Time>().map_err(|_| invalid())?;
+        Ok(WeeklyAt { weekday, time })
+    }
+}
+
+impl Default for ReportSchedule {
+    fn default() -> Self {
+        ReportSchedule {
+            recipients: Vec::new(),
+            weekly: WeeklyAt {
+                weekday: Weekday::Monday,
+                time: Time::constant(8, 0, 0, 0),
+            },
+        }
+    }
+}
+
+fn parse_weekday(day: &str) -> Option<Weekday> {
+    Some(match day.to_ascii_lowercase().as_str() {
+        "mon" => Weekday::Monday,
+        "tue" => Weekday::Tuesday,
+        "wed" => Weekday::Wednesday,
+        "thu" => Weekday::Thursday,
+        "fri" => Weekday::Friday,
+        "sat" => Weekday::Saturday,
+        "sun" => Weekday::Sunday,
+        _ => return None,
+    })
 }
 
 /// Response-time settings; `[defaults]` and each `[[queue]]` may set them.
@@ -424,6 +479,7 @@ impl Config {
             ticket_tag: TicketTag::parse("[#{ref}]").expect("built-in tag format is valid"),
             token_key_file: None,
             templates: None,
+            report: ReportSchedule::default(),
         }
     }
 
@@ -534,6 +590,15 @@ struct RawConfig {
     vip: RawVip,
     #[serde(default)]
     ingest: RawIngest,
+    report: Option<RawReport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    #[serde(default)]
+    recipients: Vec<String>,
+    weekly: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -844,6 +909,10 @@ impl RawConfig {
         }
 
         let smtp = self.smtp.map(|raw| raw.validate(problems));
+        let report = self
+            .report
+            .map(|raw| raw.validate(problems))
+            .unwrap_or_default();
 
         let ticket_tag = match self.ticket_tag.as_deref().map(TicketTag::parse) {
             None => builtin.ticket_tag,
@@ -891,6 +960,7 @@ impl RawConfig {
             ticket_tag,
             token_key_file: self.token_key_file,
             templates: self.templates,
+            report,
         }
     }
 }
@@ -1073,6 +1143,27 @@ impl RawImap {
             password_file: self.password_file,
             password_env: self.password_env,
             password_credential: self.password_credential,
+        }
+    }
+}
+
+impl RawReport {
+    fn validate(self, problems: &mut Problems) -> ReportSchedule {
+        for (i, address) in self.recipients.iter().enumerate() {
+            check_address(&format!("report.recipients[{i}]"), address, problems);
+        }
+        let default = ReportSchedule::default();
+        let weekly = match self.weekly.as_deref().map(WeeklyAt::parse) {
+            None => default.weekly,
+            Some(Ok(at)) => at,
+            Some(Err(e)) => {
+                problems.add("report.weekly", e);
+                default.weekly
+            }
+        };
+        ReportSchedule {
+            recipients: self.recipients,
+            weekly,
         }
     }
 }
@@ -1374,5 +1465,33 @@ calendar = { timezone = "America/New_York", hours = { sat = "10:00-14:00" } }
         assert_eq!(tag.strip("Re: [#1042] Printer"), "Re:  Printer");
         assert!(TicketTag::parse("{ref}").is_err());
         assert!(TicketTag::parse("#").is_err());
+    }
+    #[test]
+    fn report_section() {
+        let config = load(
+            r#"
+[report]
+recipients = ["lead@example.com", "head@example.com"]
+weekly = "fri 17:30"
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.report.recipients,
+            ["lead@example.com", "head@example.com"]
+        );
+        assert_eq!(config.report.weekly.weekday, Weekday::Friday);
+        assert_eq!(config.report.weekly.time, Time::constant(17, 30, 0, 0));
+        let default = load("").unwrap().report;
+        assert!(default.recipients.is_empty());
+        assert_eq!(default.weekly.weekday, Weekday::Monday);
+        let typo = Config::from_toml("[report]\nrecipient = []\n", Path::new("t.toml"));
+        assert!(matches!(typo, Err(ConfigError::Syntax { .. })), "{typo:?}");
+        let problems =
+            load("[report]\nrecipients = [\"nobody\"]\nweekly = \"someday 25:00\"\n").unwrap_err();
+        assert_eq!(
+            problems_keys(&problems),
+            ["report.recipients[0]", "report.weekly"]
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod imap;
 pub mod ingest;
 pub mod maildir;
 pub mod outbox;
+pub mod report;
 pub mod scheduler;
 pub mod sla;
 pub mod smtp;

@@ -208,6 +208,15 @@ fn prepare(
     job: &MailJob,
     now: Timestamp,
 ) -> rusqlite::Result<Prepared> {
+    // The weekly report belongs to no ticket: it is built from the whole store.
+    if job.kind == crate::store::reports::REPORT_KIND {
+        return Ok(
+            match crate::report::weekly::compose_mail(conn, config, job, now)? {
+                Ok(message) => Prepared::Send(Box::new(message), None),
+                Err(reason) => Prepared::Fail(reason),
+            },
+        );
+    }
     let Some(ticket) = job.ticket else {
         return Ok(Prepared::Fail("row has no ticket".into()));
     };

@@ -1,7 +1,8 @@
 //! The deadline scheduler: sleeps until the next warning or breach is due (or new work
 //! arrives), then records it — warning mail to the queue's agents at `warn_at`, and at the
 //! deadline the breach flag, the IMAP keywords and one notice to the escalation address.
-//! Deadlines that passed while postdesk was down are handled at start.
+//! Deadlines that passed while postdesk was down are handled at start. It also queues the
+//! weekly report mail when its slot comes (`report::weekly`).
 
 use std::time::Duration;
 
@@ -81,7 +82,9 @@ pub fn handle_due(shared: &Shared) -> Result<Option<i64>, crate::store::StoreErr
             shared.imap_jobs.send_modify(|n| *n = n.wrapping_add(1));
         }
         if handled < BATCH {
-            return shared.read(deadlines::next_deadline);
+            let next_report = crate::report::weekly::queue_due(shared)?;
+            let next_deadline = shared.read(deadlines::next_deadline)?;
+            return Ok(next_deadline.into_iter().chain(next_report).min());
         }
     }
 }

@@ -173,7 +173,7 @@ pub fn estimate(
 }
 
 /// The `quantile` (0..=1) of non-empty `samples` by the nearest-rank method.
-fn nearest_rank(samples: &[Duration], quantile: f64) -> Duration {
+pub fn nearest_rank(samples: &[Duration], quantile: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();

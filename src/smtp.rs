@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox as Address, Message};
+use lettre::message::{
+    Attachment, Mailbox as Address, Message, MessageBuilder, MultiPart, SinglePart,
+};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
@@ -127,6 +129,41 @@ pub struct Outgoing<'a> {
 /// Builds the message. Every header value goes through [`clean`], so nothing taken from a
 /// customer's mail can start a header of its own.
 pub fn compose(outgoing: &Outgoing<'_>) -> Result<Message, SmtpError> {
+    headers(outgoing)?
+        .header(ContentType::TEXT_PLAIN)
+        .body(outgoing.body.replace("\r\n", "\n"))
+        .map_err(|e| SmtpError::Build(e.to_string()))
+}
+
+/// A file sent along with a message.
+pub struct FileAttachment<'a> {
+    pub name: &'a str,
+    /// A MIME type, e.g. `text/html; charset=utf-8`.
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+}
+
+/// Like [`compose`], with the body as the first part of a `multipart/mixed` message and
+/// the file attached after it.
+pub fn compose_with_attachment(
+    outgoing: &Outgoing<'_>,
+    file: &FileAttachment<'_>,
+) -> Result<Message, SmtpError> {
+    let content_type = ContentType::parse(file.content_type)
+        .map_err(|e| SmtpError::Build(format!("content type {:?}: {e}", file.content_type)))?;
+    headers(outgoing)?
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(outgoing.body.replace("\r\n", "\n")))
+                .singlepart(
+                    Attachment::new(clean(file.name)).body(file.content.to_vec(), content_type),
+                ),
+        )
+        .map_err(|e| SmtpError::Build(e.to_string()))
+}
+
+/// Every header of an outgoing message but its content type.
+fn headers(outgoing: &Outgoing<'_>) -> Result<MessageBuilder, SmtpError> {
     let address = |name: &str, addr: &str| -> Result<Address, SmtpError> {
         let parsed = clean(addr)
             .parse()
@@ -139,7 +176,6 @@ pub fn compose(outgoing: &Outgoing<'_>) -> Result<Message, SmtpError> {
         .to(address("", outgoing.to)?)
         .subject(clean(outgoing.subject))
         .message_id(Some(format!("<{}>", clean(outgoing.message_id))))
-        .header(ContentType::TEXT_PLAIN)
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(LOOP_HEADER),
             clean(outgoing.from),
@@ -167,9 +203,7 @@ pub fn compose(outgoing: &Outgoing<'_>) -> Result<Message, SmtpError> {
             .collect();
         builder = builder.references(chain.join(" "));
     }
-    builder
-        .body(outgoing.body.replace("\r\n", "\n"))
-        .map_err(|e| SmtpError::Build(e.to_string()))
+    Ok(builder)
 }
 
 /// One line, no control characters: safe as (part of) a header value.
@@ -224,5 +258,40 @@ mod tests {
         let text = String::from_utf8(message.formatted()).unwrap();
         let head = text.split("\r\n\r\n").next().unwrap();
         assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{head}");
+    }
+
+    #[test]
+    fn attachment_after_the_text_body() {
+        use mail_parser::MimeHeaders;
+        let page = "<!DOCTYPE html><p>Straße</p>";
+        let file = FileAttachment {
+            name: "report.html\r\nBcc: victim@example.com",
+            content_type: "text/html; charset=utf-8",
+            content: page.as_bytes(),
+        };
+        let message = compose_with_attachment(&sample("Weekly report", &[]), &file).unwrap();
+        let raw = message.formatted();
+        let text = String::from_utf8_lossy(&raw);
+        let head = text.split("\r\n\r\n").next().unwrap();
+        assert!(head.contains("Content-Type: multipart/mixed"), "{head}");
+        assert!(head.contains("Auto-Submitted: auto-replied"), "{head}");
+        assert!(!text.lines().any(|l| l.starts_with("Bcc:")), "{text}");
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            parsed
+                .body_text(0)
+                .unwrap()
+                .replace("\r\n", "\n")
+                .trim_end(),
+            "Hello\nWe have your request."
+        );
+        let attachment = parsed.attachment(0).unwrap();
+        assert_eq!(attachment.contents(), page.as_bytes());
+        assert!(
+            attachment
+                .attachment_name()
+                .unwrap()
+                .starts_with("report.html")
+        );
     }
 }

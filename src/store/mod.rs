@@ -5,6 +5,7 @@ pub mod deadlines;
 pub mod folders;
 mod migrations;
 pub mod outbox;
+pub mod reports;
 pub mod views;
 
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{TicketId, add_event, reference, views::rfc3339};
 
 /// Kinds of outbox rows that are mail (the rest are IMAP post-actions).
-pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice')";
+pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice', 'report')";
 
 #[derive(Debug, Clone)]
 pub struct MailJob {
