@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod maildir;
 pub mod outbox;
 pub mod scheduler;
+pub mod secret;
 pub mod sla;
 pub mod smtp;
 pub mod source;

@@ -18,11 +18,8 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum SmtpError {
     #[error("cannot set up SMTP to {host}: {reason}")]
     Setup { host: String, reason: String },
-    #[error("cannot read the SMTP password from {path}: {source}")]
-    Password {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    #[error("no SMTP password for {user}: {reason}")]
+    Password { user: String, reason: String },
     #[error("cannot build the message: {0}")]
     Build(String),
     /// The server answered 5xx: sending again will not help.
@@ -55,17 +52,11 @@ impl Mailer {
             TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
         };
         let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
-        if let Some(user) = &smtp.user {
-            let password = match &smtp.password_file {
-                Some(path) => std::fs::read_to_string(path)
-                    .map_err(|source| SmtpError::Password {
-                        path: path.clone(),
-                        source,
-                    })?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-                None => String::new(),
-            };
+        if let (Some(user), Some(source)) = (&smtp.user, &smtp.password) {
+            let password = source.read().map_err(|reason| SmtpError::Password {
+                user: user.clone(),
+                reason,
+            })?;
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         Ok(Mailer {

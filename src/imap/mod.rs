@@ -4,7 +4,6 @@
 pub mod sync;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,35 +75,12 @@ pub async fn timed<T>(
 }
 
 /// The account's password, read fresh at every login so that a rotated secret is picked
-/// up: from `password_file`, `password_env`, or the systemd credential.
+/// up.
 pub fn password(imap: &Imap) -> Result<String, ImapError> {
-    let fail = |reason: String| ImapError::Password {
+    imap.password.read().map_err(|reason| ImapError::Password {
         user: imap.user.clone(),
         reason,
-    };
-    let from_file = |path: PathBuf| {
-        std::fs::read_to_string(&path)
-            .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))
-    };
-    if let Some(path) = &imap.password_file {
-        return from_file(path.clone());
-    }
-    if let Some(name) = &imap.password_env {
-        return std::env::var(name)
-            .map_err(|_| fail(format!("environment variable {name} is not set")));
-    }
-    if let Some(name) = &imap.password_credential {
-        let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-            fail(format!(
-                "credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)"
-            ))
-        })?;
-        return from_file(PathBuf::from(dir).join(name));
-    }
-    Err(fail(
-        "set password_file, password_env or password_credential in its imap table".into(),
-    ))
+    })
 }
 
 /// Connects, reads the greeting, secures the connection as configured and logs in.
