@@ -97,7 +97,11 @@ enum Command {
         json: bool,
     },
     /// Validate the config and say what is wrong, key by key
-    CheckConfig,
+    CheckConfig {
+        /// Also log in to every IMAP mailbox and the SMTP server (exit 1 if one fails)
+        #[arg(long)]
+        connect: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -185,7 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(crate::daemon::run(config, source))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
             crate::templates::Templates::load(config.templates.as_deref())
                 .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
             let source = match &cli.config {
@@ -200,6 +204,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config.rules.len(),
                 config.database.display()
             );
+            if !connect {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let checks = runtime.block_on(crate::probe::check_all(&config));
+            for check in &checks {
+                println!("{check}");
+            }
+            let failed = checks.iter().filter(|c| !c.ok()).count();
+            if checks.is_empty() {
+                println!("nothing to connect to: no IMAP mailbox and no [smtp]");
+            } else if failed > 0 {
+                println!("{failed} of {} endpoint(s) failed", checks.len());
+                return Ok(ExitCode::from(1));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest {

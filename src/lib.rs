@@ -14,6 +14,7 @@ pub mod imap;
 pub mod ingest;
 pub mod maildir;
 pub mod outbox;
+pub mod probe;
 pub mod scheduler;
 pub mod secret;
 pub mod sla;

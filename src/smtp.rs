@@ -28,11 +28,21 @@ pub enum SmtpError {
     /// 4xx, connection trouble or a timeout: try again later.
     #[error("SMTP delivery failed for now: {0}")]
     Transient(String),
+    /// The connection check: the server refused our login (e.g. `535`).
+    #[error("cannot log in: {0}")]
+    LoginRefused(String),
+    /// The connection check: the server answered with an error before any login.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The connection check: no SMTP conversation (connection, TLS, timeout).
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
 }
 
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    logs_in: bool,
 }
 
 impl Mailer {
@@ -61,6 +71,7 @@ impl Mailer {
         }
         Ok(Mailer {
             transport: builder.build(),
+            logs_in: smtp.user.is_some(),
         })
     }
 
@@ -82,12 +93,22 @@ impl Mailer {
             })
     }
 
-    /// Checks that the server answers and accepts our login.
-    pub async fn test_connection(&self) -> Result<bool, SmtpError> {
-        self.transport
-            .test_connection()
-            .await
-            .map_err(|e| SmtpError::Transient(e.to_string()))
+    /// Connects, secures the connection as configured, logs in (when a user is
+    /// configured) and checks that the server answers a NOOP.
+    pub async fn test_connection(&self) -> Result<(), SmtpError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SmtpError::Refused(
+                "the server did not answer NOOP after the login".into(),
+            )),
+            // A reply code means an SMTP conversation took place: with credentials the
+            // refusal is (almost always) the AUTH command's.
+            Err(e) if e.status().is_some() && self.logs_in => {
+                Err(SmtpError::LoginRefused(e.to_string()))
+            }
+            Err(e) if e.status().is_some() => Err(SmtpError::Refused(e.to_string())),
+            Err(e) => Err(SmtpError::Unreachable(e.to_string())),
+        }
     }
 }
 
