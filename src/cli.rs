@@ -102,6 +102,25 @@ enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Database maintenance: online backup, vacuum
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DbAction {
+    /// Copy the database to FILE, also while the daemon runs (SQLite online backup)
+    Backup {
+        /// Where to write the copy (a single SQLite file, readable by its owner only)
+        file: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Rebuild the database file to reclaim free space (best while the daemon is stopped)
+    Vacuum,
 }
 
 #[derive(Subcommand, Debug)]
@@ -221,6 +240,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else if failed > 0 {
                 println!("{failed} of {} endpoint(s) failed", checks.len());
                 return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db { action } => {
+            use crate::store::backup::{self, MaintenanceError};
+            let usage = |error: MaintenanceError| -> anyhow::Error {
+                match error {
+                    MaintenanceError::DestinationExists(_) | MaintenanceError::SameFile(_) => {
+                        UsageError::Invalid(error.to_string()).into()
+                    }
+                    other => other.into(),
+                }
+            };
+            let database = &config.database;
+            match action {
+                DbAction::Backup { file, force } => {
+                    let summary = backup::backup(database, &file, force).map_err(usage)?;
+                    println!(
+                        "backed up {} to {}: {} ticket(s), {} message(s), {} bytes",
+                        database.display(),
+                        file.display(),
+                        summary.tickets,
+                        summary.messages,
+                        summary.bytes
+                    );
+                }
+                DbAction::Vacuum => {
+                    let (before, after) = backup::vacuum(database).map_err(usage)?;
+                    println!(
+                        "vacuumed {}: {before} bytes before, {after} bytes after",
+                        database.display()
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
