@@ -220,3 +220,75 @@ fn vacuum_reclaims_free_pages_and_keeps_the_tickets() {
     drop(conn);
     assert_eq!(desk.tickets(&desk.db()), before);
 }
+
+/// The completions and the man page come from the command line definition, so every
+/// command is in them; they read no config (a broken one does not matter).
+#[test]
+fn completions_and_man_page_name_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "this is = = not toml").unwrap();
+    let doc = |args: &[&str]| -> String {
+        let out = postdesk()
+            .env("POSTDESK_CONFIG", &broken)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let commands = [
+        "run",
+        "ingest",
+        "tickets",
+        "customer",
+        "outbox",
+        "check-config",
+        "db",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let script = doc(&["completions", shell]);
+        for command in commands
+            .iter()
+            .chain(&["backup", "vacuum", "connect", "force"])
+        {
+            assert!(
+                script.contains(command),
+                "{shell} completion lacks {command}"
+            );
+        }
+    }
+    assert!(doc(&["completions", "bash"]).contains("complete -F _postdesk"));
+    assert!(doc(&["completions", "fish"]).contains("complete -c postdesk"));
+
+    let page = doc(&["man"]);
+    assert!(page.contains(".TH postdesk 1"), "{page}");
+    for section in [
+        "NAME",
+        "SYNOPSIS",
+        "SUBCOMMANDS",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+    ] {
+        assert!(
+            page.contains(&format!(".SH {section}"))
+                || page.contains(&format!(".SH \"{section}\"")),
+            "man page lacks {section}"
+        );
+    }
+    for command in commands {
+        assert!(
+            page.contains(&format!("postdesk\\-{}", command.replace('-', "\\-"))),
+            "man page lacks {command}"
+        );
+    }
+
+    let pages = dir.path().join("man1");
+    std::fs::create_dir(&pages).unwrap();
+    doc(&["man", "--dir", pages.to_str().unwrap()]);
+    let main = std::fs::read_to_string(pages.join("postdesk.1")).unwrap();
+    assert_eq!(main, page, "the main page in the folder is the one printed");
+    let backup = std::fs::read_to_string(pages.join("postdesk-db-backup.1")).unwrap();
+    assert!(backup.contains("\\-\\-force"), "{backup}");
+}
