@@ -541,7 +541,7 @@ fn write_man_page(out: &mut dyn Write) -> std::io::Result<()> {
     entry(
         &mut roff,
         "/etc/postdesk/credentials/",
-        "Secrets the systemd unit loads as credentials named postdesk_FILE.",
+        "Secrets the systemd unit loads as credentials; password_credential = \"FILE\" names one.",
     );
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(

@@ -2,7 +2,12 @@
 //! systemd credential (`LoadCredential=` in the unit, read from `$CREDENTIALS_DIRECTORY`).
 //! A password is read at each use, so a rotated secret is picked up, and never logged.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The shipped unit loads the folder /etc/postdesk/credentials with
+/// `LoadCredential=postdesk:/etc/postdesk/credentials`, and systemd names each file's
+/// credential `postdesk_<file>`.
+const UNIT_CREDENTIAL_PREFIX: &str = "postdesk_";
 
 /// Where one password is kept (the config's `password_file`, `password_env` or
 /// `password_credential`).
@@ -40,13 +45,8 @@ impl PasswordSource {
 
     /// Reads the password; a trailing line break (as editors leave it) is not part of it.
     pub fn read(&self) -> Result<String, String> {
-        let from_file = |path: PathBuf| {
-            std::fs::read_to_string(&path)
-                .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-        };
         match self {
-            PasswordSource::File(path) => from_file(path.clone()),
+            PasswordSource::File(path) => read_file(path),
             PasswordSource::Env(name) => {
                 std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
             }
@@ -56,10 +56,28 @@ impl PasswordSource {
                         "credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the systemd unit provides it)"
                     )
                 })?;
-                from_file(PathBuf::from(dir).join(name))
+                read_credential(Path::new(&dir), name)
             }
         }
     }
+}
+
+/// Credential `name` in `dir`, or `postdesk_<name>` as the shipped unit loads it. So the
+/// same config works under the unit and in an admin's shell with
+/// `CREDENTIALS_DIRECTORY=/etc/postdesk/credentials`.
+fn read_credential(dir: &Path, name: &str) -> Result<String, String> {
+    let plain = dir.join(name);
+    let prefixed = dir.join(format!("{UNIT_CREDENTIAL_PREFIX}{name}"));
+    if !plain.exists() && prefixed.exists() {
+        return read_file(&prefixed);
+    }
+    read_file(&plain)
+}
+
+fn read_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -88,5 +106,19 @@ mod tests {
         );
         let missing = PasswordSource::File(dir.path().join("nope")).read();
         assert!(missing.unwrap_err().contains("cannot read"));
+    }
+
+    #[test]
+    fn credential_by_its_name_or_as_the_unit_loads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("smtp"), "plain\n").unwrap();
+        std::fs::write(dir.path().join("postdesk_imap-support"), "from-folder").unwrap();
+        assert_eq!(read_credential(dir.path(), "smtp").as_deref(), Ok("plain"));
+        assert_eq!(
+            read_credential(dir.path(), "imap-support").as_deref(),
+            Ok("from-folder")
+        );
+        let missing = read_credential(dir.path(), "other").unwrap_err();
+        assert!(missing.contains("other"), "{missing}");
     }
 }
