@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::clock::SystemClock;
 use crate::config::{self, Config, ConfigError};
@@ -97,7 +97,11 @@ enum Command {
         json: bool,
     },
     /// Validate the config and say what is wrong, key by key
-    CheckConfig,
+    CheckConfig {
+        /// Also log in to every IMAP mailbox and the SMTP server (exit 1 if one fails)
+        #[arg(long)]
+        connect: bool,
+    },
     /// Is the one-day promise kept? Answered within target, first-response times, breaches,
     /// backlog by age, acknowledgements and hot topics
     Report {
@@ -114,6 +118,40 @@ enum Command {
         /// Also write the report as one self-contained HTML page with charts
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+    },
+    /// Database maintenance: online backup, vacuum
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    #[command(flatten)]
+    Doc(DocCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DbAction {
+    /// Copy the database to FILE, also while the daemon runs (SQLite online backup)
+    Backup {
+        /// Where to write the copy (a single SQLite file, readable by its owner only)
+        file: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Rebuild the database file to reclaim free space (best while the daemon is stopped)
+    Vacuum,
+}
+
+/// Commands that only print documentation; they read no config.
+#[derive(Subcommand, Debug)]
+enum DocCommand {
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), or write one page per command into a folder
+    Man {
+        /// Write postdesk.1 and postdesk-COMMAND.1 for every command into this folder
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -183,8 +221,13 @@ fn open_store(config: &Config) -> Result<Store> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Doc(doc) = &cli.command {
+        print_doc(doc)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = load_config(&cli)?;
     match cli.command {
+        Command::Doc(_) => Ok(ExitCode::SUCCESS), // printed above, without a config
         Command::Run => {
             let source = crate::daemon::ConfigSource {
                 path: cli.config.clone().or_else(|| {
@@ -202,7 +245,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime.block_on(crate::daemon::run(config, source))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
             crate::templates::Templates::load(config.templates.as_deref())
                 .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
             let source = match &cli.config {
@@ -217,6 +260,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config.rules.len(),
                 config.database.display()
             );
+            if !connect {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let checks = runtime.block_on(crate::probe::check_all(&config));
+            for check in &checks {
+                println!("{check}");
+            }
+            let failed = checks.iter().filter(|c| !c.ok()).count();
+            if checks.is_empty() {
+                println!("nothing to connect to: no IMAP mailbox and no [smtp]");
+            } else if failed > 0 {
+                println!("{failed} of {} endpoint(s) failed", checks.len());
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db { action } => {
+            use crate::store::backup::{self, MaintenanceError};
+            let usage = |error: MaintenanceError| -> anyhow::Error {
+                match error {
+                    MaintenanceError::DestinationExists(_) | MaintenanceError::SameFile(_) => {
+                        UsageError::Invalid(error.to_string()).into()
+                    }
+                    other => other.into(),
+                }
+            };
+            let database = &config.database;
+            match action {
+                DbAction::Backup { file, force } => {
+                    let summary = backup::backup(database, &file, force).map_err(usage)?;
+                    println!(
+                        "backed up {} to {}: {} ticket(s), {} message(s), {} bytes",
+                        database.display(),
+                        file.display(),
+                        summary.tickets,
+                        summary.messages,
+                        summary.bytes
+                    );
+                }
+                DbAction::Vacuum => {
+                    let (before, after) = backup::vacuum(database).map_err(usage)?;
+                    println!(
+                        "vacuumed {}: {before} bytes before, {after} bytes after",
+                        database.display()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest {
@@ -445,6 +539,100 @@ fn report_start(since: &str, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> R
             "--since {since}: use a duration like 7d, 24h, 4w or a date like 2026-11-01"
         )),
     }
+}
+
+fn print_doc(doc: &DocCommand) -> Result<()> {
+    // Rendered in memory first: the generators cannot report a failed write.
+    let mut text = Vec::new();
+    match doc {
+        DocCommand::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "postdesk", &mut text);
+        }
+        DocCommand::Man { dir: None } => write_man_page(&mut text)?,
+        DocCommand::Man { dir: Some(dir) } => {
+            let written = |e: std::io::Error| {
+                anyhow::anyhow!("cannot write man pages into {}: {e}", dir.display())
+            };
+            clap_mangen::generate_to(Cli::command(), dir).map_err(written)?;
+            // The main page again, with the sections clap does not know.
+            write_man_page(&mut text)?;
+            std::fs::write(dir.join("postdesk.1"), &text).map_err(written)?;
+            println!("man pages written to {}", dir.display());
+            return Ok(());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The man page: clap's sections from the definitions above, plus what an admin looks
+/// for in one (exit status, environment, files).
+fn write_man_page(out: &mut dyn Write) -> std::io::Result<()> {
+    use roff::{Roff, bold, roman};
+    let man = clap_mangen::Man::new(Cli::command().long_about(
+        "postdesk watches support mailboxes (IMAP or Maildir), files every message into a \
+         ticket in SQLite, acknowledges customers with a realistic expected answer time, and \
+         flags every request that misses its response target. `postdesk run` is the daemon; \
+         the other commands read and maintain its database.",
+    ));
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    let mut roff = Roff::new();
+    let entry = |roff: &mut Roff, term: &str, text: &str| {
+        roff.control("TP", [])
+            .text([bold(term)])
+            .text([roman(text)]);
+    };
+    roff.control("SH", ["EXIT STATUS"]);
+    entry(&mut roff, "0", "Success.");
+    entry(
+        &mut roff,
+        "1",
+        "A runtime error; an ingest run in which some message could not be stored; check-config --connect with an endpoint that failed.",
+    );
+    entry(&mut roff, "2", "Bad usage or an invalid config.");
+    roff.control("SH", ["ENVIRONMENT"]);
+    entry(&mut roff, "POSTDESK_CONFIG", "Config file, as --config.");
+    entry(&mut roff, "POSTDESK_DB", "Database, as --db.");
+    entry(
+        &mut roff,
+        "POSTDESK_LOG",
+        "Log filter, e.g. debug or info,postdesk=debug.",
+    );
+    entry(
+        &mut roff,
+        "CREDENTIALS_DIRECTORY",
+        "Set by systemd (LoadCredential=): where password_credential names are read.",
+    );
+    entry(
+        &mut roff,
+        "NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM",
+        "Set by systemd: readiness, watchdog pings and journal-friendly log lines.",
+    );
+    roff.control("SH", ["FILES"]);
+    entry(&mut roff, config::DEFAULT_CONFIG, "The config file.");
+    entry(
+        &mut roff,
+        config::DEFAULT_DATABASE,
+        "The SQLite database (the systemd unit's state directory).",
+    );
+    entry(
+        &mut roff,
+        "/etc/postdesk/credentials/",
+        "Secrets the systemd unit loads as credentials; password_credential = \"FILE\" names one.",
+    );
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([roman(
+        "systemctl(1), journalctl(1), systemd.exec(5); the README of postdesk for the config reference.",
+    )]);
+    roff.to_writer(out)?;
+    man.render_version_section(out)
 }
 
 /// Runs the pipeline over every path, in batches.

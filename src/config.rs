@@ -12,6 +12,8 @@ use jiff::tz::TimeZone;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::secret::PasswordSource;
+
 /// Where the database lives when neither the config nor `--db` says.
 pub const DEFAULT_DATABASE: &str = "/var/lib/postdesk/postdesk.db";
 /// Where `--config` points when it is not given.
@@ -256,13 +258,25 @@ pub enum TlsMode {
     None,
 }
 
+impl TlsMode {
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Tls => "tls",
+            TlsMode::StartTls => "starttls",
+            TlsMode::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
     pub user: Option<String>,
-    pub password_file: Option<PathBuf>,
+    /// Set exactly when `user` is.
+    pub password: Option<PasswordSource>,
     /// A mail still failing after this many tries is parked as failed.
     pub max_attempts: u32,
     /// Wait before the first retry of a temporarily failed mail; doubled at each further
@@ -299,10 +313,7 @@ pub struct Imap {
     pub port: u16,
     pub tls: TlsMode,
     pub user: String,
-    pub password_file: Option<PathBuf>,
-    pub password_env: Option<String>,
-    /// Name of a systemd credential (`LoadCredential=`) under `$CREDENTIALS_DIRECTORY`.
-    pub password_credential: Option<String>,
+    pub password: PasswordSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -630,6 +641,8 @@ struct RawSmtp {
     tls: Option<String>,
     user: Option<String>,
     password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    password_credential: Option<String>,
     max_attempts: Option<u32>,
     retry_delay: Option<String>,
 }
@@ -1132,6 +1145,24 @@ impl RawImap {
             &self.host,
             problems,
         );
+        let password = match PasswordSource::from_keys(
+            self.password_file,
+            self.password_env,
+            self.password_credential,
+        ) {
+            Ok(Some(source)) => source,
+            Ok(None) => {
+                problems.add(
+                    format!("{key}.imap"),
+                    "needs a password: set password_file, password_env or password_credential",
+                );
+                PasswordSource::Env(String::new())
+            }
+            Err(e) => {
+                problems.add(format!("{key}.imap"), e);
+                PasswordSource::Env(String::new())
+            }
+        };
         Imap {
             port: self.port.unwrap_or(match tls {
                 TlsMode::Tls => 993,
@@ -1140,9 +1171,7 @@ impl RawImap {
             host: self.host,
             tls,
             user: self.user,
-            password_file: self.password_file,
-            password_env: self.password_env,
-            password_credential: self.password_credential,
+            password,
         }
     }
 }
@@ -1184,8 +1213,34 @@ impl RawSmtp {
                 retry_default
             }
         };
+        let password = match PasswordSource::from_keys(
+            self.password_file,
+            self.password_env,
+            self.password_credential,
+        ) {
+            Ok(source) if source.is_some() == self.user.is_some() => source,
+            Ok(Some(_)) => {
+                problems.add(
+                    "smtp.user",
+                    "a password is set, so set the user to log in as",
+                );
+                None
+            }
+            Ok(None) => {
+                problems.add(
+                    "smtp.user",
+                    "logging in needs a password: set password_file, password_env or password_credential",
+                );
+                None
+            }
+            Err(e) => {
+                problems.add("smtp", e);
+                None
+            }
+        };
         Smtp {
             retry_delay,
+            password,
             port: self.port.unwrap_or(match tls {
                 TlsMode::Tls => 465,
                 TlsMode::StartTls => 587,
@@ -1194,7 +1249,6 @@ impl RawSmtp {
             host: self.host,
             tls,
             user: self.user,
-            password_file: self.password_file,
             max_attempts: self.max_attempts.unwrap_or(10).max(1),
         }
     }
@@ -1317,7 +1371,7 @@ queue = "nowhere"
 [[mailbox]]
 name = "m"
 address = "support@example.com"
-imap = { host = "imap.example.com", tls = "none", user = "u" }
+imap = { host = "imap.example.com", tls = "none", user = "u", password_env = "PW" }
 "#;
         let problems = load(text).unwrap_err();
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
@@ -1450,6 +1504,60 @@ calendar = { timezone = "America/New_York", hours = { sat = "10:00-14:00" } }
         let night = &config.queue("night").unwrap().calendar;
         assert_eq!(night.timezone_name, "America/New_York");
         assert_eq!(night.hours.len(), 1);
+    }
+
+    #[test]
+    fn passwords_come_from_exactly_one_source() {
+        let config = load(
+            r#"
+[smtp]
+host = "smtp.example.com"
+user = "support@example.com"
+password_credential = "smtp"
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+imap = { host = "imap.example.com", user = "support", password_env = "IMAP_PASSWORD" }
+"#,
+        )
+        .unwrap();
+        let smtp = config.smtp.unwrap();
+        assert_eq!(
+            smtp.password,
+            Some(PasswordSource::Credential("smtp".into()))
+        );
+        let MailboxSource::Imap(imap) = &config.mailboxes[0].source else {
+            panic!("an IMAP mailbox");
+        };
+        assert_eq!(imap.password, PasswordSource::Env("IMAP_PASSWORD".into()));
+
+        let problems = load(
+            r#"
+[smtp]
+host = "smtp.example.com"
+user = "support@example.com"
+[[mailbox]]
+name = "a"
+address = "a@example.com"
+imap = { host = "imap.example.com", user = "a" }
+[[mailbox]]
+name = "b"
+address = "b@example.com"
+imap = { host = "imap.example.com", user = "b", password_env = "B", password_file = "/b" }
+"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            problems_keys(&problems),
+            ["mailbox[0].imap", "mailbox[1].imap", "smtp.user"]
+        );
+        assert!(problems[0].message.contains("needs a password"));
+        assert!(problems[1].message.contains("only one"));
+        assert!(problems[2].message.contains("needs a password"));
+
+        let problems =
+            load("[smtp]\nhost = \"smtp.example.com\"\npassword_file = \"/p\"\n").unwrap_err();
+        assert_eq!(problems_keys(&problems), ["smtp.user"]);
     }
 
     fn problems_keys(problems: &[Problem]) -> Vec<&str> {

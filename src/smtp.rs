@@ -20,11 +20,8 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum SmtpError {
     #[error("cannot set up SMTP to {host}: {reason}")]
     Setup { host: String, reason: String },
-    #[error("cannot read the SMTP password from {path}: {source}")]
-    Password {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    #[error("no SMTP password for {user}: {reason}")]
+    Password { user: String, reason: String },
     #[error("cannot build the message: {0}")]
     Build(String),
     /// The server answered 5xx: sending again will not help.
@@ -33,11 +30,21 @@ pub enum SmtpError {
     /// 4xx, connection trouble or a timeout: try again later.
     #[error("SMTP delivery failed for now: {0}")]
     Transient(String),
+    /// The connection check: the server refused our login (e.g. `535`).
+    #[error("cannot log in: {0}")]
+    LoginRefused(String),
+    /// The connection check: the server answered with an error before any login.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The connection check: no SMTP conversation (connection, TLS, timeout).
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
 }
 
 #[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    logs_in: bool,
 }
 
 impl Mailer {
@@ -57,21 +64,16 @@ impl Mailer {
             TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
         };
         let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
-        if let Some(user) = &smtp.user {
-            let password = match &smtp.password_file {
-                Some(path) => std::fs::read_to_string(path)
-                    .map_err(|source| SmtpError::Password {
-                        path: path.clone(),
-                        source,
-                    })?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-                None => String::new(),
-            };
+        if let (Some(user), Some(source)) = (&smtp.user, &smtp.password) {
+            let password = source.read().map_err(|reason| SmtpError::Password {
+                user: user.clone(),
+                reason,
+            })?;
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         Ok(Mailer {
             transport: builder.build(),
+            logs_in: smtp.user.is_some(),
         })
     }
 
@@ -101,12 +103,22 @@ impl Mailer {
             })
     }
 
-    /// Checks that the server answers and accepts our login.
-    pub async fn test_connection(&self) -> Result<bool, SmtpError> {
-        self.transport
-            .test_connection()
-            .await
-            .map_err(|e| SmtpError::Transient(e.to_string()))
+    /// Connects, secures the connection as configured, logs in (when a user is
+    /// configured) and checks that the server answers a NOOP.
+    pub async fn test_connection(&self) -> Result<(), SmtpError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SmtpError::Refused(
+                "the server did not answer NOOP after the login".into(),
+            )),
+            // A reply code means an SMTP conversation took place: with credentials the
+            // refusal is (almost always) the AUTH command's.
+            Err(e) if e.status().is_some() && self.logs_in => {
+                Err(SmtpError::LoginRefused(e.to_string()))
+            }
+            Err(e) if e.status().is_some() => Err(SmtpError::Refused(e.to_string())),
+            Err(e) => Err(SmtpError::Unreachable(e.to_string())),
+        }
     }
 }
 

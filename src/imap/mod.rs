@@ -4,7 +4,6 @@
 pub mod sync;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,35 +75,12 @@ pub async fn timed<T>(
 }
 
 /// The account's password, read fresh at every login so that a rotated secret is picked
-/// up: from `password_file`, `password_env`, or the systemd credential.
+/// up.
 pub fn password(imap: &Imap) -> Result<String, ImapError> {
-    let fail = |reason: String| ImapError::Password {
+    imap.password.read().map_err(|reason| ImapError::Password {
         user: imap.user.clone(),
         reason,
-    };
-    let from_file = |path: PathBuf| {
-        std::fs::read_to_string(&path)
-            .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))
-    };
-    if let Some(path) = &imap.password_file {
-        return from_file(path.clone());
-    }
-    if let Some(name) = &imap.password_env {
-        return std::env::var(name)
-            .map_err(|_| fail(format!("environment variable {name} is not set")));
-    }
-    if let Some(name) = &imap.password_credential {
-        let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-            fail(format!(
-                "credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)"
-            ))
-        })?;
-        return from_file(PathBuf::from(dir).join(name));
-    }
-    Err(fail(
-        "set password_file, password_env or password_credential in its imap table".into(),
-    ))
+    })
 }
 
 /// Connects, reads the greeting, secures the connection as configured and logs in.
@@ -147,10 +123,30 @@ pub async fn connect(imap: &Imap) -> Result<Session, ImapError> {
             .await
             .map_err(|(error, _)| ImapError::Login {
                 user: imap.user.clone(),
-                reason: error.to_string(),
+                reason: server_reply(&error),
             })
     })
     .await
+}
+
+/// The server's own words in a NO or BAD reply, e.g. `NO [AUTHENTICATIONFAILED]
+/// Authentication failed.` (async-imap carries them inside a debug string:
+/// `code: None, info: Some("...")`); any other error as it is.
+pub fn server_reply(error: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    let (status, detail) = match error {
+        Error::No(detail) => ("NO", detail),
+        Error::Bad(detail) => ("BAD", detail),
+        other => return other.to_string(),
+    };
+    let text = detail
+        .find("info")
+        .and_then(|at| detail.get(at..))
+        .and_then(|info| info.split_once("Some(\""))
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(text, _)| text.replace("\\\"", "\""))
+        .unwrap_or_else(|| detail.clone());
+    format!("{status} {text}")
 }
 
 async fn read_greeting<T: ImapStream>(client: &mut async_imap::Client<T>) -> Result<(), ImapError> {
@@ -186,4 +182,32 @@ async fn tls(
             .map_err(|e| fail(e.to_string()))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_reply;
+    use async_imap::error::Error;
+
+    #[test]
+    fn server_reply_shows_the_servers_words() {
+        let login = Error::No(
+            r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#.into(),
+        );
+        assert_eq!(
+            server_reply(&login),
+            "NO [AUTHENTICATIONFAILED] Authentication failed."
+        );
+        let examine = Error::No(
+            r#"outcome: Outcome { code: None, information: Some("Mailbox doesn't exist: \"X\"") }"#
+                .into(),
+        );
+        assert_eq!(server_reply(&examine), r#"NO Mailbox doesn't exist: "X""#);
+        assert_eq!(
+            server_reply(&Error::Bad("odd".into())),
+            "BAD odd",
+            "a detail without the debug form is kept whole"
+        );
+        assert_eq!(server_reply(&Error::ConnectionLost), "connection lost");
+    }
 }

@@ -1,6 +1,7 @@
 //! The SQLite store: one writer connection in WAL mode (readers never block it), versioned
 //! migrations on open, and the writes the ingest pipeline decides on.
 
+pub mod backup;
 pub mod deadlines;
 pub mod folders;
 mod migrations;
