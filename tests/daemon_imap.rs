@@ -397,6 +397,71 @@ fn backlog_is_stored_once_unread_and_ticketed() {
     assert!(daemon.exited().is_none(), "the daemon must keep running");
 }
 
+/// `[[queue]] imap_folder`: each message filed into that queue is copied into the folder
+/// (created on first use), once, and the original stays where it was.
+#[test]
+fn queue_folders_mirror_their_tickets_messages() {
+    let dovecot = Dovecot::start(&["support"]);
+    let billing = |n: usize| {
+        String::from_utf8(mail("mirror", n))
+            .unwrap()
+            .replace("request number", "refund for invoice")
+            .into_bytes()
+    };
+    dovecot.append_bulk(
+        "support",
+        "INBOX",
+        &[billing(0), mail("mirror", 1), billing(2)],
+    );
+    let mut daemon = Daemon::new();
+    let config = format!(
+        "{}\n[[queue]]\nname = \"support\"\n\n[[queue]]\nname = \"billing\"\nimap_folder = \"Billing\"\n\n\
+         [[rule]]\nsubject = \"(?i)invoice\"\nqueue = \"billing\"\n",
+        daemon.imap_mailbox("support", &dovecot, "support", &["INBOX"], None)
+    );
+    daemon.write_config(&config);
+    daemon.start();
+    daemon.wait_messages(3, Duration::from_secs(30));
+    daemon.wait_until("2 copies in Billing", Duration::from_secs(30), |_| {
+        dovecot.imap_fetch_flags("support", "Billing").len() == 2
+    });
+    // Later mail of the queue joins the folder; the others stay out of it.
+    dovecot.append("support", "INBOX", &billing(3));
+    dovecot.append("support", "INBOX", &mail("mirror", 4));
+    daemon.wait_until("3 copies in Billing", Duration::from_secs(30), |_| {
+        dovecot.imap_fetch_flags("support", "Billing").len() == 3
+    });
+    daemon.wait_until("every copy job done", Duration::from_secs(30), |d| {
+        d.query_i64("SELECT count(*) FROM outbox WHERE kind = 'imap_copy' AND status = 'pending'")
+            == 0
+    });
+    let copies = dovecot.messages("support", "Billing");
+    let ids: Vec<bool> = [0, 2, 3]
+        .iter()
+        .map(|n| {
+            copies
+                .iter()
+                .any(|m| String::from_utf8_lossy(m).contains(&format!("<mirror-{n}@test.example>")))
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![true, true, true],
+        "the billing requests are the copies"
+    );
+    assert_eq!(
+        dovecot.imap_fetch_flags("support", "INBOX").len(),
+        5,
+        "originals stay"
+    );
+    assert_eq!(
+        daemon.query_i64(
+            "SELECT count(*) FROM outbox WHERE kind = 'imap_copy' AND status = 'failed'"
+        ),
+        0
+    );
+}
+
 #[test]
 fn new_mail_while_idling_is_stored_within_a_second() {
     let dovecot = Dovecot::start(&["support"]);

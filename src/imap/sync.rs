@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::{ImapError, Session, connect, timed};
 use crate::config::{Imap, Mailbox};
 use crate::daemon::{Backoff, Shared, store_batch};
-use crate::ingest::{Filed, ImapLocation, Incoming, Origin};
+use crate::ingest::{Filed, ImapLocation, Incoming, Origin, TicketId};
 use crate::store::folders::{self, FlagJob, FolderPosition};
 
 /// Messages fetched (and stored) per round trip and per transaction.
@@ -461,7 +461,28 @@ fn spawn_store(
                     uidvalidity,
                     uids: ticketed,
                     flags: TICKETED.into(),
+                    copy_to: None,
                 },
+                now,
+            )?;
+            if sent {
+                return Ok(());
+            }
+            let mirrored: Vec<(u32, TicketId)> = uids
+                .iter()
+                .zip(filed)
+                .filter_map(|(uid, f)| match f {
+                    Filed::Stored { ticket, .. } => Some((*uid, *ticket)),
+                    _ => None,
+                })
+                .collect();
+            folders::queue_mirror_copies(
+                conn,
+                &shared.config,
+                &name,
+                &folder,
+                uidvalidity,
+                &mirrored,
                 now,
             )
         });
@@ -496,6 +517,15 @@ async fn set_keywords(
         let current_validity = selected.as_ref().map(|(_, v)| *v).unwrap_or(0);
         let outcome: Result<String, String> = if current_validity != job.uidvalidity {
             Ok("skipped: the folder's UIDVALIDITY changed".into())
+        } else if let Some(target) = &job.copy_to {
+            match copy_into(session, &job.uids, target).await {
+                Ok(()) => Ok(format!("{} message(s) copied to {target}", job.uids.len())),
+                Err(ImapError::Protocol {
+                    source: async_imap::error::Error::No(reason),
+                    ..
+                }) => Err(reason),
+                Err(other) => return Err(other),
+            }
         } else {
             let set = uid_set(&job.uids);
             let what = format!("UID STORE {set} +FLAGS.SILENT ({})", job.flags);
@@ -527,7 +557,14 @@ async fn set_keywords(
             }
         };
         if let Err(reason) = &outcome {
-            tracing::warn!(mailbox = %mailbox.name, folder = %job.folder, "cannot set {}: {reason}", job.flags);
+            match &job.copy_to {
+                Some(target) => {
+                    tracing::warn!(mailbox = %mailbox.name, folder = %job.folder, "cannot copy to {target}: {reason}")
+                }
+                None => {
+                    tracing::warn!(mailbox = %mailbox.name, folder = %job.folder, "cannot set {}: {reason}", job.flags)
+                }
+            }
         }
         shared.write(|store| {
             folders::finish_outbox(
@@ -539,6 +576,43 @@ async fn set_keywords(
         })?;
     }
     Ok(())
+}
+
+/// `UID COPY` into a queue's folder, creating it when the server says it does not exist
+/// (`[TRYCREATE]`, RFC 3501 §6.4.7).
+async fn copy_into(session: &mut Session, uids: &[u32], target: &str) -> Result<(), ImapError> {
+    let set = uid_set(uids);
+    let what = format!("UID COPY {set} {target}");
+    let copied = timed(&what, async {
+        session
+            .uid_copy(&set, target)
+            .await
+            .map_err(ImapError::protocol(&what))
+    })
+    .await;
+    match copied {
+        Err(ImapError::Protocol {
+            source: async_imap::error::Error::No(reason),
+            ..
+        }) if reason.to_ascii_uppercase().contains("TRYCREATE") => {
+            let create = format!("CREATE {target}");
+            timed(&create, async {
+                session
+                    .create(target)
+                    .await
+                    .map_err(ImapError::protocol(&create))
+            })
+            .await?;
+            timed(&what, async {
+                session
+                    .uid_copy(&set, target)
+                    .await
+                    .map_err(ImapError::protocol(&what))
+            })
+            .await
+        }
+        other => other,
+    }
 }
 
 /// `[1,2,3,5,7,8]` → `1:3,5,7:8`.

@@ -131,6 +131,7 @@ pub fn record_breach(
                     uidvalidity,
                     uids: vec![uid],
                     flags: BREACH_FLAGS.into(),
+                    copy_to: None,
                 },
             )),
         }

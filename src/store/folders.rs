@@ -42,7 +42,8 @@ pub fn save_folder_position(
     Ok(())
 }
 
-/// A keyword (or flag) to set on messages of one folder, waiting in the outbox.
+/// A keyword (or flag) to set on messages of one folder, or (with `copy_to`) a copy of
+/// them into a queue's folder, waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlagJob {
     #[serde(skip)]
@@ -50,7 +51,10 @@ pub struct FlagJob {
     pub folder: String,
     pub uidvalidity: u32,
     pub uids: Vec<u32>,
+    #[serde(default)]
     pub flags: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_to: Option<String>,
 }
 
 pub fn queue_flags(
@@ -63,17 +67,64 @@ pub fn queue_flags(
         return Ok(());
     }
     let payload = serde_json::to_string(job).unwrap_or_else(|_| "{}".into());
+    let kind = if job.copy_to.is_some() {
+        "imap_copy"
+    } else {
+        "imap_flags"
+    };
     conn.prepare_cached(
-        "INSERT INTO outbox (kind, mailbox, payload, created_at, due_at) VALUES ('imap_flags', ?1, ?2, ?3, ?3)",
+        "INSERT INTO outbox (kind, mailbox, payload, created_at, due_at) VALUES (?1, ?2, ?3, ?4, ?4)",
     )?
-    .execute(params![mailbox, payload, now])?;
+    .execute(params![kind, mailbox, payload, now])?;
+    Ok(())
+}
+
+/// Copies of newly stored messages into the IMAP folders that mirror their tickets' queues
+/// (`[[queue]] imap_folder`), one job per target folder.
+pub fn queue_mirror_copies(
+    conn: &Connection,
+    config: &crate::config::Config,
+    mailbox: &str,
+    folder: &str,
+    uidvalidity: u32,
+    stored: &[(u32, crate::ingest::TicketId)],
+    now: i64,
+) -> rusqlite::Result<()> {
+    if config.queues.iter().all(|q| q.imap_folder.is_none()) {
+        return Ok(());
+    }
+    let mut by_target: Vec<(String, Vec<u32>)> = Vec::new();
+    for (uid, ticket) in stored {
+        let queue: String = conn
+            .prepare_cached("SELECT queue FROM tickets WHERE id = ?1")?
+            .query_row([ticket], |r| r.get(0))?;
+        let Some(target) = config.queue(&queue).and_then(|q| q.imap_folder.clone()) else {
+            continue;
+        };
+        match by_target.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, uids)) => uids.push(*uid),
+            None => by_target.push((target, vec![*uid])),
+        }
+    }
+    for (target, uids) in by_target {
+        let job = FlagJob {
+            id: 0,
+            folder: folder.to_string(),
+            uidvalidity,
+            uids,
+            flags: String::new(),
+            copy_to: Some(target),
+        };
+        queue_flags(conn, mailbox, &job, now)?;
+    }
     Ok(())
 }
 
 pub fn pending_flag_jobs(conn: &Connection, mailbox: &str) -> rusqlite::Result<Vec<FlagJob>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, payload FROM outbox
-         WHERE mailbox = ?1 AND kind = 'imap_flags' AND status = 'pending' ORDER BY id LIMIT 100",
+         WHERE mailbox = ?1 AND kind IN ('imap_flags', 'imap_copy') AND status = 'pending'
+         ORDER BY id LIMIT 100",
     )?;
     let rows = stmt.query_map([mailbox], |r| {
         let id: i64 = r.get(0)?;
