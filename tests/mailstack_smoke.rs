@@ -341,7 +341,11 @@ fn postfix_delivers_into_dovecot_inbox() {
     // Postfix logs the delivery after LMTP's answer: the message can be in the Maildir first.
     let logged = Instant::now() + Duration::from_secs(10);
     while !postfix.log().contains("status=sent") {
-        assert!(Instant::now() < logged, "no status=sent in\n{}", postfix.log());
+        assert!(
+            Instant::now() < logged,
+            "no status=sent in\n{}",
+            postfix.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 

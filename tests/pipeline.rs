@@ -552,3 +552,47 @@ fn sent_folder_mail_answers_tickets_and_never_opens_one() {
     assert_eq!(desk.count("SELECT count(*) FROM tickets"), 1);
     assert_eq!(desk.summary.not_tickets, 1);
 }
+
+/// Mail from the support address to `to`, without any thread header.
+fn sent_to(to: &str, subject: &str, id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Example Support <support@example.com>\r\nTo: {to}\r\nSubject: {subject}\r\n\
+         Date: Tue, 17 Nov 2026 10:30:00 +0000\r\nMessage-ID: <{id}@example.com>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn the_teams_answer_without_thread_headers_finds_the_customers_ticket_by_subject() {
+    let mut desk = Desk::new();
+    let request = desk.ingest_fixture("06-request-en.eml");
+    // A mobile client that drops In-Reply-To/References: only the subject and the customer.
+    let answer = sent_to(
+        "Alice Martin <alice@customer.example>",
+        "RE: Cannot log in to my account",
+        "answer-1",
+        "Hello Alice, your account is unlocked.",
+    );
+    assert!(matches!(
+        desk.ingest_sent(&answer),
+        Filed::Stored {
+            new_ticket: false,
+            ..
+        }
+    ));
+    let ticket = desk.ticket(request);
+    assert_eq!(ticket.ticket.status, "answered");
+    assert_eq!(
+        ticket.messages[1].threaded_by.as_deref(),
+        Some("sender and subject")
+    );
+    // Someone else's mail with that subject is still no answer to Alice.
+    let unrelated = sent_to(
+        "bob@elsewhere.example",
+        "Cannot log in to my account",
+        "other-1",
+        "Dear Bob, ...",
+    );
+    assert!(matches!(desk.ingest_sent(&unrelated), Filed::NotATicket(_)));
+}

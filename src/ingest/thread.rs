@@ -81,10 +81,25 @@ pub fn find_ticket<L: Lookup>(
         return Ok(Threading::StrangerTag(ticket));
     }
     let subject = normalize_subject(&parsed.subject, &config.ticket_tag);
-    if !subject.is_empty()
-        && let Some(ticket) = lookup.recent_ticket_by_subject(sender, &subject, window_start)?
-    {
+    if subject.is_empty() {
+        return Ok(Threading::None);
+    }
+    if let Some(ticket) = lookup.recent_ticket_by_subject(sender, &subject, window_start)? {
         return Ok(Threading::Found(ticket, Via::Subject));
+    }
+    // The team answering a customer whose client lost the thread headers: the customer is
+    // among the recipients, and is the participant with that subject.
+    if config.is_agent(sender) || config.is_own_address(sender) {
+        for recipient in parsed.to.iter().chain(&parsed.cc) {
+            if config.is_own_address(recipient) {
+                continue;
+            }
+            if let Some(ticket) =
+                lookup.recent_ticket_by_subject(recipient, &subject, window_start)?
+            {
+                return Ok(Threading::Found(ticket, Via::Subject));
+            }
+        }
     }
     Ok(Threading::None)
 }
