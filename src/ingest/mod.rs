@@ -277,18 +277,42 @@ pub enum Outcome {
     NotATicket(&'static str),
 }
 
-/// Runs the pipeline on one message. Never panics on any input; a store error is the only
-/// failure.
+/// A message after the stages that need no store (parse, classify, language, subject
+/// key): batches are prepared on every core while the single writer files the previous one.
+#[derive(Debug)]
+pub struct Prepared {
+    parsed: Parsed,
+    author: Author,
+    language: Option<String>,
+    normalized_subject: String,
+}
+
+/// The pure part of the pipeline. Never panics on any input.
+pub fn prepare(raw: &[u8], config: &Config) -> Prepared {
+    // mail-parser promises never to panic; should it ever, the message is kept, unparsed.
+    let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse(raw, &config.ingest)))
+        .unwrap_or_else(|_| parse::unparsed(raw, "the MIME parser failed on this message".into()));
+    Prepared {
+        author: classify::classify(&parsed, config),
+        language: language::detect(
+            parsed.content_language.as_deref(),
+            &parsed.subject,
+            &parsed.text,
+        ),
+        normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+        parsed,
+    }
+}
+
+/// Runs the pipeline on one prepared message. A store error is the only failure.
 pub fn decide<L: Lookup>(
-    raw: &[u8],
+    prepared: &Prepared,
     origin: &Origin,
     config: &Config,
     lookup: &L,
     now: Timestamp,
 ) -> rusqlite::Result<Outcome> {
-    // mail-parser promises never to panic; should it ever, the message is kept, unparsed.
-    let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse(raw, &config.ingest)))
-        .unwrap_or_else(|_| parse::unparsed(raw, "the MIME parser failed on this message".into()));
+    let parsed = &prepared.parsed;
     if let Some(ticket) = lookup.ticket_by_dedup_key(&parsed.dedup_key)? {
         return Ok(Outcome::Duplicate(ticket));
     }
@@ -358,14 +382,15 @@ pub fn decide<L: Lookup>(
         })));
     }
 
-    let author = classify::classify(&parsed, config);
-    message.language = language::detect(
-        parsed.content_language.as_deref(),
-        &parsed.subject,
-        &parsed.text,
-    );
+    message.language = prepared.language.clone();
     let window_start = now_s - config.ingest.thread_window.as_secs() as i64;
-    let threading = thread::find_ticket(&parsed, config, lookup, window_start)?;
+    let threading = thread::find_ticket(
+        parsed,
+        &prepared.normalized_subject,
+        config,
+        lookup,
+        window_start,
+    )?;
     let mut events = Vec::new();
     let ticket = match threading {
         Threading::Found(ticket, via) => {
@@ -389,12 +414,12 @@ pub fn decide<L: Lookup>(
     // never opens one (an agent's quoted history is not a new request).
     let author = match (origin.sent, ticket) {
         (true, None) => return Ok(Outcome::NotATicket("sent mail that answers no ticket")),
-        (true, Some(_)) => Author::Agent,
-        (false, _) => author,
+        (true, Some(_)) => &Author::Agent,
+        (false, _) => &prepared.author,
     };
-    let participants = participants_of(&parsed, config);
+    let participants = participants_of(parsed, config);
 
-    let placement = match (ticket, &author) {
+    let placement = match (ticket, author) {
         (Some(ticket), Author::Automatic(kind, reason)) => {
             message.kind = Kind::automatic(*kind);
             events.push((
@@ -455,7 +480,7 @@ pub fn decide<L: Lookup>(
                 Status::Closed | Status::Ignored => {
                     update.status = Some(Status::New);
                     update.waiting = WaitingChange::Start(waiting);
-                    update.ack = plan_ack(&parsed, config, queue, origin, lookup, now)?
+                    update.ack = plan_ack(parsed, config, queue, origin, lookup, now)?
                         .map_err(|reason| events.push(("ack_suppressed", reason)))
                         .ok();
                     events.push((
@@ -482,7 +507,7 @@ pub fn decide<L: Lookup>(
             Placement::Existing { ticket, update }
         }
         (None, author) => {
-            let route = route::route(&parsed, config, default_queue);
+            let route = route::route(parsed, config, default_queue);
             let queue = config.queue(&route.queue).unwrap_or(&config.queues[0]);
             let mut status = Status::New;
             let mut waiting = Some(Waiting::start(queue, now));
@@ -512,7 +537,7 @@ pub fn decide<L: Lookup>(
                                 None => format!("request filed in {}", route.queue),
                             },
                         ));
-                        match plan_ack(&parsed, config, queue, origin, lookup, now)? {
+                        match plan_ack(parsed, config, queue, origin, lookup, now)? {
                             Ok(planned) => ack = Some(planned),
                             Err(reason) => events.push(("ack_suppressed", reason)),
                         }
@@ -533,7 +558,7 @@ pub fn decide<L: Lookup>(
                 language: message.language.clone(),
                 customer: parsed.from.clone().unwrap_or_default(),
                 customer_name: parsed.from_name.clone(),
-                normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+                normalized_subject: prepared.normalized_subject.clone(),
                 subject,
                 unparsed: false,
                 participants,
@@ -655,9 +680,12 @@ pub struct Ingester<'a> {
     pub clock: &'a dyn Clock,
 }
 
+/// Below this many messages per thread a batch is prepared on the calling thread alone.
+const MIN_PREPARE_CHUNK: usize = 16;
+
 impl Ingester<'_> {
-    /// Files every message of the batch in one transaction, each under its own savepoint so
-    /// that one bad message cannot take the others with it.
+    /// Files every message of the batch in one transaction; one bad message cannot take
+    /// the others with it.
     pub fn ingest_batch(
         &self,
         store: &mut Store,
@@ -677,32 +705,105 @@ impl Ingester<'_> {
         summary: &mut Summary,
         finish: impl FnOnce(&rusqlite::Connection, &[Filed]) -> rusqlite::Result<()>,
     ) -> Result<Vec<Filed>, StoreError> {
-        let mut results = Vec::with_capacity(batch.len());
+        let prepared = self.prepare_batch(batch);
+        self.file_batch_then(store, batch, &prepared, summary, finish)
+    }
+
+    /// [`prepare`] on every message of the batch, spread over the machine's cores.
+    pub fn prepare_batch(&self, batch: &[Incoming]) -> Vec<Prepared> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(batch.len() / MIN_PREPARE_CHUNK)
+            .max(1);
+        let prepare_all = |part: &[Incoming]| -> Vec<Prepared> {
+            part.iter().map(|m| prepare(&m.raw, self.config)).collect()
+        };
+        if threads == 1 {
+            return prepare_all(batch);
+        }
+        let chunk = batch.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || prepare_all(part)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    // prepare never panics (the parser runs under catch_unwind)
+                    worker
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
+                .collect()
+        })
+    }
+
+    /// Files prepared messages (`prepared[i]` is [`prepare`] of `batch[i]`) in one
+    /// transaction, with `finish` as in [`Ingester::ingest_batch_then`].
+    pub fn file_batch_then(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        prepared: &[Prepared],
+        summary: &mut Summary,
+        finish: impl FnOnce(&rusqlite::Connection, &[Filed]) -> rusqlite::Result<()>,
+    ) -> Result<Vec<Filed>, StoreError> {
         let token_key = store.token_key().to_vec();
-        let mut tx = store.transaction()?;
-        for incoming in batch {
-            let now = self.clock.now();
-            let mut savepoint = tx.savepoint()?;
-            let filed = (|| -> rusqlite::Result<Filed> {
-                let lookup = Store::lookup(&savepoint);
-                match decide(&incoming.raw, &incoming.origin, self.config, &lookup, now)? {
-                    Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
-                    Outcome::NotATicket(reason) => Ok(Filed::NotATicket(reason)),
-                    Outcome::Store(decision) => {
-                        let unparsed = decision.message.parse_error.is_some();
-                        let kind = decision.message.kind;
-                        let (ticket, new_ticket) =
-                            Store::apply(&savepoint, &decision, &incoming.raw, &token_key)?;
-                        Ok(Filed::Stored {
-                            ticket,
-                            new_ticket,
-                            kind,
-                            unparsed,
-                        })
-                    }
+        // First without a savepoint per message: each would make SQLite copy every page it
+        // touches to the statement journal and FTS5 flush its index, for every message.
+        // Should any message fail, nothing of this attempt stays and the batch is filed
+        // again with one savepoint per message.
+        let tx = store.transaction()?;
+        let indexed = crate::store::last_message_row(&tx)?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut all_stored = true;
+        for (incoming, prepared) in batch.iter().zip(prepared) {
+            match self.file_one(&tx, incoming, prepared, &token_key) {
+                Ok(filed) => results.push(filed),
+                Err(_) => {
+                    all_stored = false;
+                    break;
                 }
-            })();
-            let filed = match filed {
+            }
+        }
+        let tx = if all_stored {
+            tx
+        } else {
+            tx.rollback()?;
+            let mut tx = store.transaction()?;
+            results = self.file_each_in_savepoint(&mut tx, batch, prepared, &token_key)?;
+            tx
+        };
+        crate::store::index_messages_after(&tx, indexed)?;
+        for (incoming, filed) in batch.iter().zip(&results) {
+            match filed {
+                Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
+                Filed::Stored { .. } => summary.ingested += 1,
+                Filed::Duplicate(_) => summary.duplicates += 1,
+                Filed::NotATicket(_) => summary.not_tickets += 1,
+                Filed::Failed(error) => {
+                    tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
+                    summary.failed += 1
+                }
+            }
+        }
+        finish(&tx, &results)?;
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn file_each_in_savepoint(
+        &self,
+        tx: &mut rusqlite::Transaction<'_>,
+        batch: &[Incoming],
+        prepared: &[Prepared],
+        token_key: &[u8],
+    ) -> rusqlite::Result<Vec<Filed>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for (incoming, prepared) in batch.iter().zip(prepared) {
+            let mut savepoint = tx.savepoint()?;
+            let filed = match self.file_one(&savepoint, incoming, prepared, token_key) {
                 Ok(filed) => {
                     savepoint.commit()?;
                     filed
@@ -713,20 +814,34 @@ impl Ingester<'_> {
                     Filed::Failed(StoreError::from(error))
                 }
             };
-            match &filed {
-                Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
-                Filed::Stored { .. } => summary.ingested += 1,
-                Filed::Duplicate(_) => summary.duplicates += 1,
-                Filed::NotATicket(_) => summary.not_tickets += 1,
-                Filed::Failed(error) => {
-                    tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
-                    summary.failed += 1
-                }
-            }
             results.push(filed);
         }
-        finish(&tx, &results)?;
-        tx.commit()?;
         Ok(results)
+    }
+
+    fn file_one(
+        &self,
+        conn: &rusqlite::Connection,
+        incoming: &Incoming,
+        prepared: &Prepared,
+        token_key: &[u8],
+    ) -> rusqlite::Result<Filed> {
+        let lookup = Store::lookup(conn);
+        let now = self.clock.now();
+        match decide(prepared, &incoming.origin, self.config, &lookup, now)? {
+            Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
+            Outcome::NotATicket(reason) => Ok(Filed::NotATicket(reason)),
+            Outcome::Store(decision) => {
+                let unparsed = decision.message.parse_error.is_some();
+                let kind = decision.message.kind;
+                let (ticket, new_ticket) = Store::apply(conn, &decision, &incoming.raw, token_key)?;
+                Ok(Filed::Stored {
+                    ticket,
+                    new_ticket,
+                    kind,
+                    unparsed,
+                })
+            }
+        }
     }
 }

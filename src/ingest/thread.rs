@@ -40,8 +40,10 @@ pub enum Threading {
     None,
 }
 
+/// `normalized_subject` is [`normalize_subject`] of the message's subject.
 pub fn find_ticket<L: Lookup>(
     parsed: &Parsed,
+    normalized_subject: &str,
     config: &Config,
     lookup: &L,
     window_start: i64,
@@ -80,9 +82,9 @@ pub fn find_ticket<L: Lookup>(
     if let Some(ticket) = stranger {
         return Ok(Threading::StrangerTag(ticket));
     }
-    let subject = normalize_subject(&parsed.subject, &config.ticket_tag);
-    if !subject.is_empty()
-        && let Some(ticket) = lookup.recent_ticket_by_subject(sender, &subject, window_start)?
+    if !normalized_subject.is_empty()
+        && let Some(ticket) =
+            lookup.recent_ticket_by_subject(sender, normalized_subject, window_start)?
     {
         return Ok(Threading::Found(ticket, Via::Subject));
     }

@@ -158,8 +158,17 @@ ALTER TABLE outbox ADD COLUMN sending_since INTEGER;
 ALTER TABLE outbox ADD COLUMN message_id TEXT;
 "#;
 
+/// The ingest writer adds a whole batch to the full-text index in one statement
+/// ([`super::index_messages_after`]) instead of a trigger per message: FTS5 writes its
+/// pending index out at every statement journal, which the trigger opened once per message.
+/// `tickets_due` is superseded by `tickets_deadline`; no query reads it.
+const V4: &str = r#"
+DROP TRIGGER messages_fts_insert;
+DROP INDEX tickets_due;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 #[cfg(test)]

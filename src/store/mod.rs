@@ -81,6 +81,9 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Filing one batch runs some 25 distinct statements; rusqlite's default cache of 16
+        // would keep preparing them again.
+        conn.set_prepared_statement_cache_capacity(64);
         migrations::migrations().to_latest(&mut conn)?;
         let token_key = match token_key_file {
             Some(path) => std::fs::read(path).map_err(|source| StoreError::TokenKey {
@@ -121,10 +124,9 @@ impl Store {
         let now = m.received_at;
         let (ticket, is_new, participants, ack, cancel_pending_ack) = match &decision.placement {
             Placement::New(new) => {
-                let id: TicketId =
-                    conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM tickets", [], |r| {
-                        r.get(0)
-                    })?;
+                let id: TicketId = conn
+                    .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM tickets")?
+                    .query_row([], |r| r.get(0))?;
                 conn.prepare_cached(
                     "INSERT INTO tickets (id, token, status, queue, category, priority, labels,
                         language, customer, customer_name, subject, normalized_subject, created_at,
@@ -274,6 +276,23 @@ impl Store {
         }
         Ok((ticket, is_new))
     }
+}
+
+/// The row id of the last stored message (0 when there is none).
+pub fn last_message_row(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Adds the messages stored after row `after` to the full-text index, in one statement (one
+/// index flush for the whole batch).
+pub fn index_messages_after(conn: &Connection, after: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO messages_fts (rowid, subject, text)
+         SELECT id, subject, text FROM messages WHERE id > ?1",
+    )?
+    .execute([after])?;
+    Ok(())
 }
 
 /// Makes replies to this Message-ID (ours or a customer's) thread into the ticket.
