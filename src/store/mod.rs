@@ -77,6 +77,10 @@ impl Store {
     }
 
     fn setup(mut conn: Connection, token_key_file: Option<&Path>) -> Result<Store, StoreError> {
+        // Whole messages are stored: with 16 KiB pages most fit in their row instead of a
+        // chain of overflow pages, and filing a batch writes a quarter as many pages. Takes
+        // effect only when the database is created.
+        conn.pragma_update(None, "page_size", 16384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
