@@ -154,47 +154,50 @@ pub struct ImapLocation {
 
 /// Everything the store needs to file one message.
 #[derive(Debug)]
-pub struct Decision {
-    pub message: MessageRecord,
-    pub placement: Placement,
+pub struct Decision<'a> {
+    pub message: MessageRecord<'a>,
+    pub placement: Placement<'a>,
     /// Event log lines for the ticket: (type, detail).
     pub events: Vec<(&'static str, String)>,
 }
 
+/// The message row, borrowed from the prepared message and its origin.
 #[derive(Debug)]
-pub struct MessageRecord {
-    pub dedup_key: String,
-    pub message_id: Option<String>,
+pub struct MessageRecord<'a> {
+    pub dedup_key: &'a str,
+    pub message_id: Option<&'a str>,
     pub kind: Kind,
-    pub from: Option<String>,
-    pub from_name: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: String,
+    pub from: Option<&'a str>,
+    pub from_name: Option<&'a str>,
+    /// JSON arrays of addresses.
+    pub to_json: &'a str,
+    pub cc_json: &'a str,
+    pub subject: &'a str,
     pub date: Option<i64>,
     pub received_at: i64,
-    pub language: Option<String>,
-    pub text: String,
-    pub headers: Vec<(String, String)>,
-    pub attachments: Vec<Attachment>,
-    pub source: String,
-    pub mailbox: Option<String>,
-    pub imap: Option<ImapLocation>,
+    pub language: Option<&'a str>,
+    pub text: &'a str,
+    /// JSON array of `[name, value]` pairs.
+    pub headers_json: &'a str,
+    pub attachments: &'a [Attachment],
+    pub source: &'a str,
+    pub mailbox: Option<&'a str>,
+    pub imap: Option<&'a ImapLocation>,
     pub threaded_by: Option<Via>,
-    pub parse_error: Option<String>,
+    pub parse_error: Option<&'a str>,
 }
 
 #[derive(Debug)]
-pub enum Placement {
-    New(NewTicket),
+pub enum Placement<'a> {
+    New(NewTicket<'a>),
     Existing {
         ticket: TicketId,
-        update: TicketUpdate,
+        update: TicketUpdate<'a>,
     },
 }
 
 #[derive(Debug)]
-pub struct NewTicket {
+pub struct NewTicket<'a> {
     pub status: Status,
     pub queue: String,
     pub category: Option<String>,
@@ -206,20 +209,20 @@ pub struct NewTicket {
     pub subject: String,
     pub normalized_subject: String,
     pub unparsed: bool,
-    pub participants: Vec<String>,
+    pub participants: &'a [String],
     pub waiting: Option<Waiting>,
     pub ack: Option<Ack>,
 }
 
 #[derive(Debug, Default)]
-pub struct TicketUpdate {
+pub struct TicketUpdate<'a> {
     pub status: Option<Status>,
     pub waiting: WaitingChange,
     /// The agent's answer time, recorded as first response if there was none.
     pub answered_at: Option<i64>,
     pub cancel_pending_ack: bool,
     pub ack: Option<Ack>,
-    pub participants: Vec<String>,
+    pub participants: &'a [String],
     pub language: Option<String>,
 }
 
@@ -270,8 +273,8 @@ const ACK_MAX_AGE_SECS: i64 = 86_400;
 
 /// The result of one message through [`decide`].
 #[derive(Debug)]
-pub enum Outcome {
-    Store(Box<Decision>),
+pub enum Outcome<'a> {
+    Store(Box<Decision<'a>>),
     Duplicate(TicketId),
     /// Mail that is not part of any ticket (an agent's own sent mail to someone else).
     NotATicket(&'static str),
@@ -285,6 +288,11 @@ pub struct Prepared {
     author: Author,
     language: Option<String>,
     normalized_subject: String,
+    /// Who may join the ticket later ([`participants_of`]).
+    participants: Vec<String>,
+    to_json: String,
+    cc_json: String,
+    headers_json: String,
 }
 
 /// The pure part of the pipeline. Never panics on any input.
@@ -300,18 +308,26 @@ pub fn prepare(raw: &[u8], config: &Config) -> Prepared {
             &parsed.text,
         ),
         normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+        participants: participants_of(&parsed, config),
+        to_json: json_array(&parsed.to),
+        cc_json: json_array(&parsed.cc),
+        headers_json: json_array(&parsed.headers),
         parsed,
     }
 }
 
+fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
 /// Runs the pipeline on one prepared message. A store error is the only failure.
-pub fn decide<L: Lookup>(
-    prepared: &Prepared,
-    origin: &Origin,
+pub fn decide<'a, L: Lookup>(
+    prepared: &'a Prepared,
+    origin: &'a Origin,
     config: &Config,
     lookup: &L,
     now: Timestamp,
-) -> rusqlite::Result<Outcome> {
+) -> rusqlite::Result<Outcome<'a>> {
     let parsed = &prepared.parsed;
     if let Some(ticket) = lookup.ticket_by_dedup_key(&parsed.dedup_key)? {
         return Ok(Outcome::Duplicate(ticket));
@@ -324,25 +340,25 @@ pub fn decide<L: Lookup>(
         .map(|m| m.queue.as_str())
         .unwrap_or_else(|| config.default_queue());
     let mut message = MessageRecord {
-        dedup_key: parsed.dedup_key.clone(),
-        message_id: parsed.message_id.clone(),
+        dedup_key: &parsed.dedup_key,
+        message_id: parsed.message_id.as_deref(),
         kind: Kind::Request,
-        from: parsed.from.clone(),
-        from_name: parsed.from_name.clone(),
-        to: parsed.to.clone(),
-        cc: parsed.cc.clone(),
-        subject: parsed.subject.clone(),
+        from: parsed.from.as_deref(),
+        from_name: parsed.from_name.as_deref(),
+        to_json: &prepared.to_json,
+        cc_json: &prepared.cc_json,
+        subject: &parsed.subject,
         date: parsed.date,
         received_at: now_s,
         language: None,
-        text: parsed.text.clone(),
-        headers: parsed.headers.clone(),
-        attachments: parsed.attachments.clone(),
-        source: origin.location.clone(),
-        mailbox: origin.mailbox.clone(),
-        imap: origin.imap.clone(),
+        text: &parsed.text,
+        headers_json: &prepared.headers_json,
+        attachments: &parsed.attachments,
+        source: &origin.location,
+        mailbox: origin.mailbox.as_deref(),
+        imap: origin.imap.as_ref(),
         threaded_by: None,
-        parse_error: parsed.unparsed.clone(),
+        parse_error: parsed.unparsed.as_deref(),
     };
 
     if origin.sent && parsed.unparsed.is_some() {
@@ -365,7 +381,7 @@ pub fn decide<L: Lookup>(
                 subject: "(unparsed message)".into(),
                 normalized_subject: String::new(),
                 unparsed: true,
-                participants: Vec::new(),
+                participants: &[],
                 waiting: Some(waiting),
                 ack: None,
             }),
@@ -382,7 +398,7 @@ pub fn decide<L: Lookup>(
         })));
     }
 
-    message.language = prepared.language.clone();
+    message.language = prepared.language.as_deref();
     let window_start = now_s - config.ingest.thread_window.as_secs() as i64;
     let threading = thread::find_ticket(
         parsed,
@@ -417,7 +433,7 @@ pub fn decide<L: Lookup>(
         (true, Some(_)) => &Author::Agent,
         (false, _) => &prepared.author,
     };
-    let participants = participants_of(parsed, config);
+    let participants = &prepared.participants[..];
 
     let placement = match (ticket, author) {
         (Some(ticket), Author::Automatic(kind, reason)) => {
@@ -438,10 +454,7 @@ pub fn decide<L: Lookup>(
         (Some(ticket), Author::Agent) => {
             message.kind = Kind::AgentReply;
             let state = lookup.ticket_state(ticket)?;
-            let mut update = TicketUpdate {
-                participants: Vec::new(),
-                ..TicketUpdate::default()
-            };
+            let mut update = TicketUpdate::default();
             if state.status.is_open() {
                 update.status = Some(Status::Answered);
                 update.waiting = WaitingChange::Stop;
@@ -469,7 +482,7 @@ pub fn decide<L: Lookup>(
             let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
             let mut update = TicketUpdate {
                 participants,
-                language: message.language.clone(),
+                language: prepared.language.clone(),
                 ..TicketUpdate::default()
             };
             let waiting = Waiting::start(queue, now);
@@ -555,7 +568,7 @@ pub fn decide<L: Lookup>(
                 category: route.category,
                 priority: route.priority.as_str(),
                 labels: route.labels,
-                language: message.language.clone(),
+                language: prepared.language.clone(),
                 customer: parsed.from.clone().unwrap_or_default(),
                 customer_name: parsed.from_name.clone(),
                 normalized_subject: prepared.normalized_subject.clone(),

@@ -200,13 +200,12 @@ impl Store {
             }
         };
 
-        for address in participants {
+        for address in *participants {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO participants (address, ticket_id) VALUES (?1, ?2)",
             )?
             .execute(params![address, ticket])?;
         }
-        let headers = serde_json::to_string(&m.headers).unwrap_or_else(|_| "[]".into());
         conn.prepare_cached(
             "INSERT INTO messages (ticket_id, dedup_key, message_id, kind, from_addr, from_name,
                 to_addrs, cc_addrs, subject, date, received_at, language, text, headers, source,
@@ -221,26 +220,26 @@ impl Store {
             m.kind.as_str(),
             m.from,
             m.from_name,
-            serde_json::to_string(&m.to).unwrap_or_else(|_| "[]".into()),
-            serde_json::to_string(&m.cc).unwrap_or_else(|_| "[]".into()),
+            m.to_json,
+            m.cc_json,
             m.subject,
             m.date,
             now,
             m.language,
             m.text,
-            headers,
+            m.headers_json,
             m.source,
             m.threaded_by.map(|v| v.as_str()),
             m.parse_error,
             raw.len() as i64,
             raw,
             m.mailbox,
-            m.imap.as_ref().map(|l| &l.folder),
-            m.imap.as_ref().map(|l| l.uidvalidity),
-            m.imap.as_ref().map(|l| l.uid),
+            m.imap.map(|l| &l.folder),
+            m.imap.map(|l| l.uidvalidity),
+            m.imap.map(|l| l.uid),
         ])?;
         let message_row = conn.last_insert_rowid();
-        for attachment in &m.attachments {
+        for attachment in m.attachments {
             conn.prepare_cached(
                 "INSERT INTO attachments (message_id, name, content_type, size) VALUES (?1, ?2, ?3, ?4)",
             )?
