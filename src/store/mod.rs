@@ -103,6 +103,15 @@ impl Store {
         &self.conn
     }
 
+    /// Stops this connection from copying the write-ahead log into the database file after
+    /// its commits; a [`Checkpointer`] on another thread must do it instead.
+    pub fn leave_checkpoints_to_checkpointer(&self) -> rusqlite::Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // The log may grow long during a catch-up; once it starts over, its file shrinks back.
+        self.conn
+            .pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)
+    }
+
     pub fn transaction(&mut self) -> rusqlite::Result<Transaction<'_>> {
         self.conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -278,6 +287,44 @@ impl Store {
             schedule_ack(conn, ticket, ack, m, now)?;
         }
         Ok((ticket, is_new))
+    }
+}
+
+/// Log frames past which a checkpoint also waits for the writer, so that the log starts over
+/// from its beginning instead of growing through a long catch-up (64 MiB of 16 KiB pages).
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Its own connection to the database that copies the write-ahead log into the database file
+/// (a checkpoint), so that the writer never waits for that copy and its fsync.
+pub struct Checkpointer {
+    conn: Connection,
+}
+
+impl Checkpointer {
+    pub fn open(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.into(),
+            source,
+        })?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        Ok(Checkpointer { conn })
+    }
+
+    /// Copies what the log holds without holding up the writer; once the log has grown long,
+    /// waits for the writer's transaction to end so that the log can start over.
+    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+        let log_frames = self.run("PASSIVE")?;
+        if log_frames > WAL_RESTART_FRAMES {
+            self.run("RESTART")?;
+        }
+        Ok(())
+    }
+
+    /// Runs one checkpoint; returns the frames in the log.
+    fn run(&self, mode: &str) -> rusqlite::Result<i64> {
+        self.conn
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
     }
 }
 
