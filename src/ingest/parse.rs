@@ -2,6 +2,8 @@
 //! cannot be trusted to parse (too big, NUL bytes, absurd headers, no headers at all) comes
 //! back with `unparsed` set and is still stored.
 
+use std::fmt::Write;
+
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
@@ -208,8 +210,15 @@ fn digest(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    let hash = hasher.finalize();
-    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hasher.finalize()[..16])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Message-IDs as stored: without angle brackets or whitespace.
@@ -247,6 +256,15 @@ pub fn normalize_address(address: &str) -> String {
 
 /// Header-derived text never carries line breaks or control characters onwards.
 pub fn one_line(text: &str) -> String {
+    // Most values are plain ASCII with single spaces between words: nothing to change.
+    let bytes = text.as_bytes();
+    let plain = bytes.first().is_none_or(|b| *b != b' ')
+        && bytes.last().is_none_or(|b| *b != b' ')
+        && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+        && !bytes.windows(2).any(|w| w == b"  ");
+    if plain {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut last_space = false;
     for c in text.chars() {
@@ -296,6 +314,19 @@ mod tests {
                 .iter()
                 .all(|(_, v)| !v.contains(['\r', '\n']))
         );
+    }
+
+    #[test]
+    fn one_line_folds_whitespace_and_control_characters() {
+        for (text, want) in [
+            ("plain words", "plain words"),
+            ("", ""),
+            ("  two  spaces\t\r\n tab ", "two spaces tab"),
+            ("bell\u{7}inside", "bell inside"),
+            ("non\u{a0}breaking  Привет", "non breaking Привет"),
+        ] {
+            assert_eq!(one_line(text), want, "{text:?}");
+        }
     }
 
     #[test]

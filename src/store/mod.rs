@@ -411,10 +411,7 @@ fn reply_token(key: &[u8], ticket: TicketId) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(b"postdesk reply token v1:");
     mac.update(&ticket.to_le_bytes());
-    mac.finalize().into_bytes()[..10]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::ingest::parse::hex(&mac.finalize().into_bytes()[..10])
 }
 
 fn stored_token_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
