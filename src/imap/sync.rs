@@ -485,28 +485,21 @@ async fn save_position(
     Ok(())
 }
 
-/// The UIDs above `last`, in order. `N:*` always names the highest message even when its
-/// UID is below N (RFC 3501), so those are dropped.
+/// The UIDs above `last`, in order: one SEARCH response, not a FETCH response per message.
+/// `N:*` always names the highest message even when its UID is below N (RFC 3501), so
+/// those are dropped.
 async fn new_uids(session: &mut Session, last: u32) -> Result<Vec<u32>, ImapError> {
-    let what = format!("UID FETCH {}:* (UID)", last + 1);
-    let mut uids: Vec<u32> = timed(&what, async {
-        let stream = session
-            .uid_fetch(format!("{}:*", last + 1), "(UID)")
+    let range = format!("UID {}:*", last + 1);
+    let what = format!("UID SEARCH {range}");
+    let found = timed(&what, async {
+        session
+            .uid_search(&range)
             .await
-            .map_err(ImapError::protocol(&what))?;
-        let fetches: Vec<_> = stream
-            .try_collect()
-            .await
-            .map_err(ImapError::protocol(&what))?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| f.uid)
-            .filter(|&u| u > last)
-            .collect())
+            .map_err(ImapError::protocol(&what))
     })
     .await?;
+    let mut uids: Vec<u32> = found.into_iter().filter(|&u| u > last).collect();
     uids.sort_unstable();
-    uids.dedup();
     Ok(uids)
 }
 
