@@ -254,32 +254,18 @@ pub fn normalize_address(address: &str) -> String {
     one_line(address).trim().to_lowercase()
 }
 
-/// Header-derived text never carries line breaks or control characters onwards.
+/// Header-derived text never carries line breaks or control characters onwards: its words,
+/// separated by one space.
 pub fn one_line(text: &str) -> String {
-    // Most values are plain ASCII with single spaces between words: nothing to change.
-    let bytes = text.as_bytes();
-    let plain = bytes.first().is_none_or(|b| *b != b' ')
-        && bytes.last().is_none_or(|b| *b != b' ')
-        && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
-        && !bytes.windows(2).any(|w| w == b"  ");
-    if plain {
-        return text.to_string();
-    }
     let mut out = String::with_capacity(text.len());
-    let mut last_space = false;
-    for c in text.chars() {
-        if c.is_control() || c.is_whitespace() {
-            if !last_space && !out.is_empty() {
-                out.push(' ');
-            }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
+    for word in text
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
         }
-    }
-    if out.ends_with(' ') {
-        out.pop();
+        out.push_str(word);
     }
     out
 }
