@@ -514,3 +514,47 @@ impl Lookup for Db<'_> {
             .query_row(params![address, since], |r| r.get(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpointer_copies_the_log_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("postdesk.db");
+        let wal = dir.path().join("postdesk.db-wal");
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let store = Store::open(&path, None).unwrap();
+        store.leave_checkpoints_to_checkpointer().unwrap();
+        // 40 transactions of 500 kB: past the 1,000 pages after which SQLite would copy the
+        // log into the database by itself
+        let write = |from: usize| {
+            for n in from..from + 40 {
+                store
+                    .connection()
+                    .execute(
+                        "INSERT INTO settings (key, value) VALUES (?1, zeroblob(500000))",
+                        [format!("k{n}")],
+                    )
+                    .unwrap();
+            }
+        };
+        write(0);
+        assert!(size(&wal) > 16_000_000, "the writer checkpointed by itself");
+        let database = size(&path);
+        Checkpointer::open(&path).unwrap().checkpoint().unwrap();
+        assert!(
+            size(&path) > database + 16_000_000,
+            "the log was not copied into the database"
+        );
+        // the log starts over: the next writes reuse it instead of growing it
+        let log = size(&wal);
+        write(40);
+        assert!(
+            size(&wal) <= log,
+            "the log kept growing: {log} -> {}",
+            size(&wal)
+        );
+    }
+}
