@@ -22,6 +22,8 @@ use crate::store::{Checkpointer, Store, StoreError};
 use crate::templates::Templates;
 use crate::{imap, maildir, outbox, scheduler};
 
+/// The least time between two checkpoints.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(250);
 /// Mailbox tasks get this long to finish their batch after a stop request.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 
@@ -334,6 +336,9 @@ fn spawn_checkpointer(database: &Path) -> Result<SyncSender<()>> {
                 if let Err(error) = checkpointer.checkpoint() {
                     tracing::warn!("cannot copy the database log into the database: {error}");
                 }
+                // Many small writes (the outbox sending a burst of mail) share a checkpoint
+                // instead of each paying for one with its fsyncs.
+                std::thread::sleep(CHECKPOINT_PAUSE);
             }
         })
         .context("cannot start the checkpoint thread")?;
