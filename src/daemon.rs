@@ -40,7 +40,7 @@ pub struct Shared {
     /// Bumped when IMAP post-actions are queued, so idling mailbox tasks carry them out.
     pub imap_jobs: Arc<watch::Sender<u64>>,
     /// Wakes the checkpointer thread after a write (see [`spawn_checkpointer`]).
-    checkpoint: SyncSender<()>,
+    checkpoint: SyncSender<Checkpoint>,
 }
 
 impl Shared {
@@ -49,7 +49,7 @@ impl Shared {
         config: Config,
         store: Store,
         clock: Arc<dyn Clock>,
-        checkpoint: SyncSender<()>,
+        checkpoint: SyncSender<Checkpoint>,
     ) -> Shared {
         Shared {
             config: Arc::new(config),
@@ -65,7 +65,7 @@ impl Shared {
     /// After a write: the checkpointer copies it into the database file, in its own time.
     fn wrote(&self) {
         // Full: a checkpoint is due anyway, which will include this write.
-        let _ = self.checkpoint.try_send(());
+        let _ = self.checkpoint.try_send(Checkpoint::Now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -200,7 +200,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     let mut templates = Arc::new(Templates::load(config.templates.as_deref())?);
     let store = Store::open(&config.database, config.token_key_file.as_deref())
         .context("cannot use the database (set `database` in the config or pass --db PATH)")?;
-    let checkpoint = spawn_checkpointer(&config.database)?;
+    let (checkpoint, checkpointer) = spawn_checkpointer(&config.database)?;
     store.leave_checkpoints_to_checkpointer()?;
     let mut shared = Shared::new(config, store, Arc::new(SystemClock), checkpoint);
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
@@ -274,6 +274,11 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    // The checkpointer's connection closes first, so that the writer's, the last one, folds
+    // the log into the database file as it closes.
+    if shared.checkpoint.send(Checkpoint::Stop).is_ok() {
+        checkpointer.join().ok();
+    }
     Ok(())
 }
 
@@ -322,17 +327,25 @@ fn spawn_mailboxes(
     tasks
 }
 
+/// What the checkpointer thread is asked to do.
+pub enum Checkpoint {
+    Now,
+    Stop,
+}
+
 /// Copies the write-ahead log into the database file on its own thread and connection after
 /// each wake-up, so that the store writer never waits for it (nor for its fsync). The thread
-/// ends when the last [`Shared`] is gone.
-fn spawn_checkpointer(database: &Path) -> Result<SyncSender<()>> {
+/// ends on [`Checkpoint::Stop`] or when the last [`Shared`] is gone.
+fn spawn_checkpointer(
+    database: &Path,
+) -> Result<(SyncSender<Checkpoint>, std::thread::JoinHandle<()>)> {
     let checkpointer = Checkpointer::open(database)
         .context("cannot open a second connection to the database for checkpoints")?;
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("checkpoint".into())
         .spawn(move || {
-            while woken.recv().is_ok() {
+            while let Ok(Checkpoint::Now) = woken.recv() {
                 if let Err(error) = checkpointer.checkpoint() {
                     tracing::warn!("cannot copy the database log into the database: {error}");
                 }
@@ -342,7 +355,7 @@ fn spawn_checkpointer(database: &Path) -> Result<SyncSender<()>> {
             }
         })
         .context("cannot start the checkpoint thread")?;
-    Ok(wake)
+    Ok((wake, thread))
 }
 
 fn notify(states: &[NotifyState<'_>]) {
