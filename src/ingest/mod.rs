@@ -1,6 +1,8 @@
 //! The one ingest pipeline, whatever the source: parse → deduplicate → classify → route →
-//! thread → decide. [`decide`] is pure (bytes + config + store lookups → a [`Decision`]);
-//! [`Ingester`] is the edge that applies decisions to the store in batched transactions.
+//! thread → decide. [`prepare`] needs no store (bytes + config → a [`Prepared`] message), so
+//! batches are prepared on every core; [`decide`] is pure (prepared message + config + store
+//! lookups → a [`Decision`]); [`Ingester`] is the edge that applies decisions to the store in
+//! batched transactions.
 
 pub mod classify;
 pub mod language;
