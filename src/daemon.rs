@@ -2,7 +2,8 @@
 //! batch in hand, SIGHUP reloads the config (a broken one is refused, the old one keeps
 //! running), and systemd hears READY, STATUS and watchdog pings when it asks for them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,12 +16,14 @@ use tokio::task::JoinSet;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, MailboxSource};
-use crate::ingest::{Filed, Incoming, Ingester, Summary};
+use crate::ingest::{Filed, Incoming, Ingester, Prepared, Summary};
 use crate::smtp::Mailer;
-use crate::store::{Store, StoreError};
+use crate::store::{Checkpointer, Store, StoreError};
 use crate::templates::Templates;
 use crate::{imap, maildir, outbox, scheduler};
 
+/// The least time between two checkpoints.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(250);
 /// Mailbox tasks get this long to finish their batch after a stop request.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 
@@ -36,10 +39,18 @@ pub struct Shared {
     pub deadline_wake: Arc<Notify>,
     /// Bumped when IMAP post-actions are queued, so idling mailbox tasks carry them out.
     pub imap_jobs: Arc<watch::Sender<u64>>,
+    /// Wakes the checkpointer thread after a write (see [`spawn_checkpointer`]).
+    checkpoint: SyncSender<Checkpoint>,
 }
 
 impl Shared {
-    pub fn new(config: Config, store: Store, clock: Arc<dyn Clock>) -> Shared {
+    /// `checkpoint` wakes whatever copies the store's write-ahead log into the database.
+    pub fn new(
+        config: Config,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        checkpoint: SyncSender<Checkpoint>,
+    ) -> Shared {
         Shared {
             config: Arc::new(config),
             store: Arc::new(Mutex::new(store)),
@@ -47,13 +58,27 @@ impl Shared {
             outbox_wake: Arc::new(Notify::new()),
             deadline_wake: Arc::new(Notify::new()),
             imap_jobs: Arc::new(watch::Sender::new(0)),
+            checkpoint,
         }
+    }
+
+    /// After a write: the checkpointer copies it into the database file, in its own time.
+    fn wrote(&self) {
+        // Full: a checkpoint is due anyway, which will include this write.
+        let _ = self.checkpoint.try_send(Checkpoint::Now);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A task that panicked while holding the store left no half-written transaction
         // behind (rusqlite rolls back on drop), so the store is still usable.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ingester(&self) -> Ingester<'_> {
+        Ingester {
+            config: &self.config,
+            clock: self.clock.as_ref(),
+        }
     }
 
     pub fn read<T>(
@@ -67,7 +92,9 @@ impl Shared {
         &self,
         change: impl FnOnce(&mut Store) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        Ok(change(&mut self.lock())?)
+        let changed = change(&mut self.lock());
+        self.wrote();
+        Ok(changed?)
     }
 }
 
@@ -78,14 +105,32 @@ pub fn store_batch(
     batch: &[Incoming],
     finish: impl FnOnce(&Connection, &[Filed]) -> rusqlite::Result<()>,
 ) -> Result<Summary, StoreError> {
-    let ingester = Ingester {
-        config: &shared.config,
-        clock: shared.clock.as_ref(),
-    };
+    let prepared = prepare_batch(shared, batch);
+    store_prepared(shared, batch, &prepared, finish)
+}
+
+/// The store-free part of the pipeline, on every core and without holding the store
+/// (blocking: call from `spawn_blocking`).
+pub fn prepare_batch(shared: &Shared, batch: &[Incoming]) -> Vec<Prepared> {
+    shared.ingester().prepare_batch(batch)
+}
+
+/// Files a batch prepared by [`prepare_batch`] in one transaction with `finish` (blocking:
+/// call from `spawn_blocking`).
+pub fn store_prepared(
+    shared: &Shared,
+    batch: &[Incoming],
+    prepared: &[Prepared],
+    finish: impl FnOnce(&Connection, &[Filed]) -> rusqlite::Result<()>,
+) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     let mut store = shared.lock();
-    let filed = ingester.ingest_batch_then(&mut store, batch, &mut summary, finish)?;
+    let filed =
+        shared
+            .ingester()
+            .file_batch_then(&mut store, batch, prepared, &mut summary, finish)?;
     drop(store);
+    shared.wrote();
     if summary.ingested + summary.quarantined > 0 {
         shared.outbox_wake.notify_one();
         shared.deadline_wake.notify_one();
@@ -155,7 +200,9 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     let mut templates = Arc::new(Templates::load(config.templates.as_deref())?);
     let store = Store::open(&config.database, config.token_key_file.as_deref())
         .context("cannot use the database (set `database` in the config or pass --db PATH)")?;
-    let mut shared = Shared::new(config, store, Arc::new(SystemClock));
+    let (checkpoint, checkpointer) = spawn_checkpointer(&config.database)?;
+    store.leave_checkpoints_to_checkpointer()?;
+    let mut shared = Shared::new(config, store, Arc::new(SystemClock), checkpoint);
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
@@ -227,6 +274,11 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    // The checkpointer's connection closes first, so that the writer's, the last one, folds
+    // the log into the database file as it closes.
+    if shared.checkpoint.send(Checkpoint::Stop).is_ok() {
+        checkpointer.join().ok();
+    }
     Ok(())
 }
 
@@ -273,6 +325,37 @@ fn spawn_mailboxes(
         }
     }
     tasks
+}
+
+/// What the checkpointer thread is asked to do.
+pub enum Checkpoint {
+    Now,
+    Stop,
+}
+
+/// Copies the write-ahead log into the database file on its own thread and connection after
+/// each wake-up, so that the store writer never waits for it (nor for its fsync). The thread
+/// ends on [`Checkpoint::Stop`] or when the last [`Shared`] is gone.
+fn spawn_checkpointer(
+    database: &Path,
+) -> Result<(SyncSender<Checkpoint>, std::thread::JoinHandle<()>)> {
+    let checkpointer = Checkpointer::open(database)
+        .context("cannot open a second connection to the database for checkpoints")?;
+    let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name("checkpoint".into())
+        .spawn(move || {
+            while let Ok(Checkpoint::Now) = woken.recv() {
+                if let Err(error) = checkpointer.checkpoint() {
+                    tracing::warn!("cannot copy the database log into the database: {error}");
+                }
+                // Many small writes (the outbox sending a burst of mail) share a checkpoint
+                // instead of each paying for one with its fsyncs.
+                std::thread::sleep(CHECKPOINT_PAUSE);
+            }
+        })
+        .context("cannot start the checkpoint thread")?;
+    Ok((wake, thread))
 }
 
 fn notify(states: &[NotifyState<'_>]) {

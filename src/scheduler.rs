@@ -33,9 +33,13 @@ pub async fn run_deadlines(shared: Shared, mut shutdown: watch::Receiver<bool>) 
                 Some(shared.clock.now().as_second() + 5)
             }
         };
-        let now = shared.clock.now().as_second();
+        // Until the start of the deadline's second: whole seconds from a moment late in a
+        // second would wake in the next one, past a warning due a second before the breach.
+        let now = shared.clock.now().as_millisecond();
         let sleep = next
-            .map(|at| Duration::from_secs(at.saturating_sub(now).max(0) as u64))
+            .map(|at| {
+                Duration::from_millis(at.saturating_mul(1000).saturating_sub(now).max(0) as u64)
+            })
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
         tokio::select! {

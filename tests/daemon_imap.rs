@@ -691,13 +691,13 @@ fn cutting_relay(target: u16, cut_before: &'static str, occurrence: usize) -> u1
 /// messages that did arrive may be stored, but the folder position must not pass the ones
 /// that did not, or they are never fetched again (lost for good). Staged exactly with a
 /// relay that ends the first connection just before the 100th message of the first batch
-/// (the first `* 100 FETCH` is in the answer to the UID list, the second carries a body).
+/// (the UID list comes as one `* SEARCH` line, so the first `* 100 FETCH` carries a body).
 #[test]
 fn connection_lost_mid_fetch_does_not_skip_the_rest_of_the_batch() {
     const N: usize = 600;
     let dovecot = Dovecot::start(&["support"]);
     dovecot.append_bulk("support", "INBOX", &mails("cut", 0..N));
-    let relay = cutting_relay(dovecot.imap_port(), "* 100 FETCH", 2);
+    let relay = cutting_relay(dovecot.imap_port(), "* 100 FETCH", 1);
     let mut daemon = Daemon::new();
     let config = daemon
         .imap_mailbox("support", &dovecot, "support", &["INBOX"], None)

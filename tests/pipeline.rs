@@ -495,6 +495,86 @@ fn full_text_search_finds_messages() {
 }
 
 #[test]
+fn a_message_the_store_refuses_leaves_the_rest_of_its_batch_stored() {
+    let mut desk = Desk::new();
+    desk.store
+        .connection()
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse_poison BEFORE INSERT ON messages WHEN new.subject = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let filed = desk.ingest_batch(&[
+        mail(
+            "first@customer.example",
+            "Printer offline",
+            "",
+            "The printer is offline.",
+        ),
+        mail(
+            "second@customer.example",
+            "poison",
+            "",
+            "The printer is offline.",
+        ),
+        mail(
+            "third@customer.example",
+            "Scanner offline",
+            "",
+            "The scanner is offline.",
+        ),
+    ]);
+    assert!(
+        matches!(
+            filed[0],
+            Filed::Stored {
+                new_ticket: true,
+                ..
+            }
+        ),
+        "{:?}",
+        filed[0]
+    );
+    assert!(
+        matches!(&filed[1], Filed::Failed(e) if e.to_string().contains("refused by the test")),
+        "{:?}",
+        filed[1]
+    );
+    assert!(
+        matches!(
+            filed[2],
+            Filed::Stored {
+                new_ticket: true,
+                ..
+            }
+        ),
+        "{:?}",
+        filed[2]
+    );
+    assert_eq!((desk.summary.ingested, desk.summary.failed), (2, 1));
+    // nothing of the refused message stays: no ticket, no event, no outbox row
+    assert_eq!(desk.count("SELECT count(*) FROM messages"), 2);
+    assert_eq!(desk.count("SELECT count(*) FROM tickets"), 2);
+    assert_eq!(
+        desk.count("SELECT count(*) FROM participants WHERE address = 'second@customer.example'"),
+        0
+    );
+    assert_eq!(
+        desk.count("SELECT count(*) FROM outbox WHERE recipient = 'second@customer.example'"),
+        0
+    );
+    assert_eq!(
+        desk.count("SELECT count(DISTINCT ticket_id) FROM events"),
+        2
+    );
+    assert_eq!(
+        desk.count("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'offline'"),
+        2
+    );
+    assert_eq!(desk.ticket(1001).ticket.customer, "third@customer.example");
+}
+
+#[test]
 fn old_mail_is_filed_but_not_acknowledged() {
     let mut desk = Desk::new();
     // The fixture was written on 16 November; a first sync a week later is backlog.

@@ -75,8 +75,8 @@ pub fn recognise(
 
 /// What an agent's desk mail does to its ticket.
 #[derive(Debug, Default)]
-pub struct DeskMail {
-    pub update: TicketUpdate,
+pub struct DeskMail<'a> {
+    pub update: TicketUpdate<'a>,
     pub events: Vec<(&'static str, String)>,
     pub mails: Vec<QueuedMail>,
 }
@@ -90,7 +90,7 @@ pub fn desk_mail(
     state: &TicketState,
     agent: &str,
     now: i64,
-) -> DeskMail {
+) -> DeskMail<'static> {
     let tag = config.ticket_tag.format(reference(ticket));
     let visible = quote::visible_text(&parsed.text);
     let mut desk = DeskMail::default();

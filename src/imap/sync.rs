@@ -12,8 +12,8 @@ use tokio::sync::watch;
 
 use super::{ImapError, Session, connect, timed};
 use crate::config::{Imap, Mailbox};
-use crate::daemon::{Backoff, Shared, store_batch};
-use crate::ingest::{Filed, ImapLocation, Incoming, Origin, TicketId};
+use crate::daemon::{Backoff, Shared, prepare_batch, store_prepared};
+use crate::ingest::{Filed, ImapLocation, Incoming, Origin, Prepared, TicketId};
 use crate::store::folders::{self, FlagJob, FolderPosition};
 
 /// Messages fetched (and stored) per round trip and per transaction.
@@ -210,7 +210,7 @@ async fn idle(
 }
 
 /// Stores every message of the folder above the remembered position, in UID order and in
-/// batches; the next batch is fetched while the previous one is being stored.
+/// batches; fetching, preparing and writing overlap (see [`Pipeline`]).
 async fn sync_folder(
     shared: &Shared,
     mailbox: &Mailbox,
@@ -222,7 +222,7 @@ async fn sync_folder(
     let selected = select(session, folder).await?;
     let uidvalidity = selected.uid_validity.unwrap_or(0);
     let stored = shared.read(|conn| folders::folder_position(conn, &mailbox.name, folder))?;
-    let mut last = match stored {
+    let last = match stored {
         Some(position) if position.uidvalidity == uidvalidity => position.last_uid,
         Some(position) => {
             tracing::warn!(
@@ -247,65 +247,241 @@ async fn sync_folder(
     if uids.is_empty() {
         return Ok(false);
     }
-    let mut storing: Option<tokio::task::JoinHandle<Result<u32, ImapError>>> = None;
-    let mut previous_end = last;
+    let mut pipeline = Pipeline {
+        shared,
+        mailbox,
+        folder,
+        sent,
+        uidvalidity,
+        preparing: None,
+        writing: None,
+    };
     for chunk in uids.chunks(FETCH_BATCH) {
         let set = uid_set(chunk);
         let fetched = match fetch_bodies(session, &set, last).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 // never leave a batch storing behind a failed session
-                if let Some(previous) = storing.take() {
-                    join_store(previous).await.ok();
-                }
+                pipeline.finish().await.ok();
                 return Err(error);
             }
         };
         // A connection lost between two responses ends the stream early without an
         // error: the position may only pass what really arrived.
-        let truncated = fetched.len() < chunk.len();
-        if let Some(previous) = storing.take() {
-            last = join_store(previous).await?;
-            if last < previous_end {
-                // A message of the previous batch could not be stored: the position stays
-                // before it, and storing this batch would move it past; start over from there.
-                return Err(ImapError::Task(format!(
-                    "some messages up to UID {previous_end} were not stored; retrying from UID {}",
-                    last + 1
-                )));
-            }
-        }
-        let batch_end = if truncated {
-            fetched.last().map_or(last, |(uid, _)| *uid)
-        } else {
-            *chunk.last().unwrap_or(&last)
-        };
-        storing = Some(spawn_store(
-            shared,
-            mailbox,
-            folder,
-            sent,
-            uidvalidity,
-            batch_end,
-            fetched,
-        ));
-        previous_end = batch_end;
-        if truncated {
-            if let Some(previous) = storing.take() {
-                join_store(previous).await?;
-            }
+        if fetched.len() < chunk.len() {
+            let batch_end = fetched.last().map_or(last, |(uid, _)| *uid);
+            pipeline.push(batch_end, fetched).await?;
+            pipeline.finish().await?;
             return Err(ImapError::Closed {
                 what: format!("UID FETCH {set}"),
             });
         }
+        pipeline
+            .push(*chunk.last().unwrap_or(&last), fetched)
+            .await?;
         if *shutdown.borrow() {
             break;
         }
     }
-    if let Some(previous) = storing.take() {
-        join_store(previous).await?;
-    }
+    pipeline.finish().await?;
     Ok(true)
+}
+
+/// Fetched batches on their way to the store. Each is prepared (parsed, classified: on every
+/// core) while the batch before it is written and the next one fetched; a batch is written
+/// only after the one before it committed completely, and the folder position advances in
+/// the transaction that stored it.
+struct Pipeline<'a> {
+    shared: &'a Shared,
+    mailbox: &'a Mailbox,
+    folder: &'a str,
+    sent: bool,
+    uidvalidity: u32,
+    /// The batch being prepared, with the UID its position reaches once stored.
+    preparing: Option<(u32, tokio::task::JoinHandle<PreparedBatch>)>,
+    /// The batch being written, likewise.
+    writing: Option<(u32, tokio::task::JoinHandle<Result<u32, ImapError>>)>,
+}
+
+struct PreparedBatch {
+    uids: Vec<u32>,
+    batch: Vec<Incoming>,
+    prepared: Vec<Prepared>,
+}
+
+impl Pipeline<'_> {
+    /// Starts preparing a fetched batch whose stored position is `batch_end`, after handing
+    /// the batch before it to the writer.
+    async fn push(
+        &mut self,
+        batch_end: u32,
+        fetched: Vec<(u32, Vec<u8>)>,
+    ) -> Result<(), ImapError> {
+        self.advance().await?;
+        self.preparing = Some((batch_end, self.spawn_prepare(fetched)));
+        Ok(())
+    }
+
+    /// Writes everything pushed so far.
+    async fn finish(&mut self) -> Result<(), ImapError> {
+        self.advance().await?;
+        if let Some((_, writing)) = self.writing.take() {
+            join_store(writing).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the prepared batch to the writer once the batch before it is stored.
+    async fn advance(&mut self) -> Result<(), ImapError> {
+        let Some((batch_end, preparing)) = self.preparing.take() else {
+            return Ok(());
+        };
+        let prepared = preparing
+            .await
+            .map_err(|e| ImapError::Task(format!("preparing a batch failed: {e}")))?;
+        if let Some((previous_end, writing)) = self.writing.take() {
+            let reached = join_store(writing).await?;
+            if reached < previous_end {
+                // A message of the previous batch could not be stored: the position stays
+                // before it, and storing this batch would move it past; start over from there.
+                return Err(ImapError::Task(format!(
+                    "some messages up to UID {previous_end} were not stored; retrying from UID {}",
+                    reached + 1
+                )));
+            }
+        }
+        self.writing = Some((batch_end, self.spawn_write(batch_end, prepared)));
+        Ok(())
+    }
+
+    fn spawn_prepare(
+        &self,
+        fetched: Vec<(u32, Vec<u8>)>,
+    ) -> tokio::task::JoinHandle<PreparedBatch> {
+        let shared = self.shared.clone();
+        let name = self.mailbox.name.clone();
+        let folder = self.folder.to_string();
+        let (sent, uidvalidity) = (self.sent, self.uidvalidity);
+        tokio::task::spawn_blocking(move || {
+            let uids: Vec<u32> = fetched.iter().map(|(uid, _)| *uid).collect();
+            let batch: Vec<Incoming> = fetched
+                .into_iter()
+                .map(|(uid, raw)| Incoming {
+                    raw,
+                    origin: Origin {
+                        mailbox: Some(name.clone()),
+                        location: format!(
+                            "imap:{name}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
+                        ),
+                        imap: Some(ImapLocation {
+                            folder: folder.clone(),
+                            uidvalidity,
+                            uid,
+                        }),
+                        sent,
+                    },
+                })
+                .collect();
+            let prepared = prepare_batch(&shared, &batch);
+            PreparedBatch {
+                uids,
+                batch,
+                prepared,
+            }
+        })
+    }
+
+    /// Stores a prepared batch in one transaction together with the folder's new position
+    /// and the `$Ticketed` post-action. Returns the position reached.
+    fn spawn_write(
+        &self,
+        batch_end: u32,
+        PreparedBatch {
+            uids,
+            batch,
+            prepared,
+        }: PreparedBatch,
+    ) -> tokio::task::JoinHandle<Result<u32, ImapError>> {
+        let shared = self.shared.clone();
+        let name = self.mailbox.name.clone();
+        let folder = self.folder.to_string();
+        let (sent, uidvalidity) = (self.sent, self.uidvalidity);
+        tokio::task::spawn_blocking(move || {
+            let mut reached = batch_end;
+            let now = shared.clock.now().as_second();
+            let stored = store_prepared(&shared, &batch, &prepared, |conn, filed: &[Filed]| {
+                // A message that could not be stored stays above the position, to be tried again.
+                if let Some(first_failed) = uids
+                    .iter()
+                    .zip(filed)
+                    .find(|(_, f)| matches!(f, Filed::Failed(_)))
+                    .map(|(uid, _)| *uid)
+                {
+                    reached = first_failed - 1;
+                }
+                folders::save_folder_position(
+                    conn,
+                    &name,
+                    &folder,
+                    FolderPosition {
+                        uidvalidity,
+                        last_uid: reached,
+                    },
+                    now,
+                )?;
+                let ticketed: Vec<u32> = uids
+                    .iter()
+                    .zip(filed)
+                    .filter(|(_, f)| !matches!(f, Filed::Failed(_) | Filed::NotATicket(_)))
+                    .map(|(uid, _)| *uid)
+                    .collect();
+                folders::queue_flags(
+                    conn,
+                    &name,
+                    &FlagJob {
+                        id: 0,
+                        folder: folder.clone(),
+                        uidvalidity,
+                        uids: ticketed,
+                        flags: TICKETED.into(),
+                        copy_to: None,
+                    },
+                    now,
+                )?;
+                if sent {
+                    return Ok(());
+                }
+                let mirrored: Vec<(u32, TicketId)> = uids
+                    .iter()
+                    .zip(filed)
+                    .filter_map(|(uid, f)| match f {
+                        Filed::Stored { ticket, .. } => Some((*uid, *ticket)),
+                        _ => None,
+                    })
+                    .collect();
+                folders::queue_mirror_copies(
+                    conn,
+                    &shared.config,
+                    &name,
+                    &folder,
+                    uidvalidity,
+                    &mirrored,
+                    now,
+                )
+            });
+            match stored {
+                Ok(summary) => {
+                    tracing::info!(
+                        mailbox = %name, folder = %folder,
+                        "stored {} new, {} duplicate, {} unparsed, {} failed (up to UID {reached})",
+                        summary.ingested, summary.duplicates, summary.quarantined, summary.failed
+                    );
+                    Ok(reached)
+                }
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
 }
 
 async fn join_store(
@@ -339,28 +515,21 @@ async fn save_position(
     Ok(())
 }
 
-/// The UIDs above `last`, in order. `N:*` always names the highest message even when its
-/// UID is below N (RFC 3501), so those are dropped.
+/// The UIDs above `last`, in order: one SEARCH response, not a FETCH response per message.
+/// `N:*` always names the highest message even when its UID is below N (RFC 3501), so
+/// those are dropped.
 async fn new_uids(session: &mut Session, last: u32) -> Result<Vec<u32>, ImapError> {
-    let what = format!("UID FETCH {}:* (UID)", last + 1);
-    let mut uids: Vec<u32> = timed(&what, async {
-        let stream = session
-            .uid_fetch(format!("{}:*", last + 1), "(UID)")
+    let range = format!("UID {}:*", last + 1);
+    let what = format!("UID SEARCH {range}");
+    let found = timed(&what, async {
+        session
+            .uid_search(&range)
             .await
-            .map_err(ImapError::protocol(&what))?;
-        let fetches: Vec<_> = stream
-            .try_collect()
-            .await
-            .map_err(ImapError::protocol(&what))?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| f.uid)
-            .filter(|&u| u > last)
-            .collect())
+            .map_err(ImapError::protocol(&what))
     })
     .await?;
+    let mut uids: Vec<u32> = found.into_iter().filter(|&u| u > last).collect();
     uids.sort_unstable();
-    uids.dedup();
     Ok(uids)
 }
 
@@ -390,114 +559,6 @@ async fn fetch_bodies(
     tokio::time::timeout(FETCH_TIMEOUT, step)
         .await
         .unwrap_or_else(|_| Err(ImapError::Timeout { what }))
-}
-
-/// Stores a fetched batch in one transaction together with the folder's new position and
-/// the `$Ticketed` post-action. Returns the position reached.
-fn spawn_store(
-    shared: &Shared,
-    mailbox: &Mailbox,
-    folder: &str,
-    sent: bool,
-    uidvalidity: u32,
-    batch_end: u32,
-    fetched: Vec<(u32, Vec<u8>)>,
-) -> tokio::task::JoinHandle<Result<u32, ImapError>> {
-    let shared = shared.clone();
-    let name = mailbox.name.clone();
-    let folder = folder.to_string();
-    tokio::task::spawn_blocking(move || {
-        let uids: Vec<u32> = fetched.iter().map(|(uid, _)| *uid).collect();
-        let batch: Vec<Incoming> = fetched
-            .into_iter()
-            .map(|(uid, raw)| Incoming {
-                raw,
-                origin: Origin {
-                    mailbox: Some(name.clone()),
-                    location: format!("imap:{name}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"),
-                    imap: Some(ImapLocation {
-                        folder: folder.clone(),
-                        uidvalidity,
-                        uid,
-                    }),
-                    sent,
-                },
-            })
-            .collect();
-        let mut reached = batch_end;
-        let now = shared.clock.now().as_second();
-        let stored = store_batch(&shared, &batch, |conn, filed: &[Filed]| {
-            // A message that could not be stored stays above the position, to be tried again.
-            if let Some(first_failed) = uids
-                .iter()
-                .zip(filed)
-                .find(|(_, f)| matches!(f, Filed::Failed(_)))
-                .map(|(uid, _)| *uid)
-            {
-                reached = first_failed - 1;
-            }
-            folders::save_folder_position(
-                conn,
-                &name,
-                &folder,
-                FolderPosition {
-                    uidvalidity,
-                    last_uid: reached,
-                },
-                now,
-            )?;
-            let ticketed: Vec<u32> = uids
-                .iter()
-                .zip(filed)
-                .filter(|(_, f)| !matches!(f, Filed::Failed(_) | Filed::NotATicket(_)))
-                .map(|(uid, _)| *uid)
-                .collect();
-            folders::queue_flags(
-                conn,
-                &name,
-                &FlagJob {
-                    id: 0,
-                    folder: folder.clone(),
-                    uidvalidity,
-                    uids: ticketed,
-                    flags: TICKETED.into(),
-                    copy_to: None,
-                },
-                now,
-            )?;
-            if sent {
-                return Ok(());
-            }
-            let mirrored: Vec<(u32, TicketId)> = uids
-                .iter()
-                .zip(filed)
-                .filter_map(|(uid, f)| match f {
-                    Filed::Stored { ticket, .. } => Some((*uid, *ticket)),
-                    _ => None,
-                })
-                .collect();
-            folders::queue_mirror_copies(
-                conn,
-                &shared.config,
-                &name,
-                &folder,
-                uidvalidity,
-                &mirrored,
-                now,
-            )
-        });
-        match stored {
-            Ok(summary) => {
-                tracing::info!(
-                    mailbox = %name, folder = %folder,
-                    "stored {} new, {} duplicate, {} unparsed, {} failed (up to UID {reached})",
-                    summary.ingested, summary.duplicates, summary.quarantined, summary.failed
-                );
-                Ok(reached)
-            }
-            Err(error) => Err(error.into()),
-        }
-    })
 }
 
 /// Executes the keyword post-actions queued for this mailbox.

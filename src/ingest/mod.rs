@@ -1,6 +1,8 @@
 //! The one ingest pipeline, whatever the source: parse → deduplicate → classify → route →
-//! thread → decide. [`decide`] is pure (bytes + config + store lookups → a [`Decision`]);
-//! [`Ingester`] is the edge that applies decisions to the store in batched transactions.
+//! thread → decide. [`prepare`] needs no store (bytes + config → a [`Prepared`] message), so
+//! batches are prepared on every core; [`decide`] is pure (prepared message + config + store
+//! lookups → a [`Decision`]); [`Ingester`] is the edge that applies decisions to the store in
+//! batched transactions.
 
 pub mod classify;
 pub mod language;
@@ -157,9 +159,9 @@ pub struct ImapLocation {
 
 /// Everything the store needs to file one message.
 #[derive(Debug)]
-pub struct Decision {
-    pub message: MessageRecord,
-    pub placement: Placement,
+pub struct Decision<'a> {
+    pub message: MessageRecord<'a>,
+    pub placement: Placement<'a>,
     /// Event log lines for the ticket: (type, detail).
     pub events: Vec<(&'static str, String)>,
     /// Mail to send because of this message, due now.
@@ -195,40 +197,43 @@ impl MailKind {
     }
 }
 
+/// The message row, borrowed from the prepared message and its origin.
 #[derive(Debug)]
-pub struct MessageRecord {
-    pub dedup_key: String,
-    pub message_id: Option<String>,
+pub struct MessageRecord<'a> {
+    pub dedup_key: &'a str,
+    pub message_id: Option<&'a str>,
     pub kind: Kind,
-    pub from: Option<String>,
-    pub from_name: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-    pub subject: String,
+    pub from: Option<&'a str>,
+    pub from_name: Option<&'a str>,
+    /// JSON arrays of addresses.
+    pub to_json: &'a str,
+    pub cc_json: &'a str,
+    pub subject: &'a str,
     pub date: Option<i64>,
     pub received_at: i64,
-    pub language: Option<String>,
-    pub text: String,
-    pub headers: Vec<(String, String)>,
-    pub attachments: Vec<Attachment>,
-    pub source: String,
-    pub mailbox: Option<String>,
-    pub imap: Option<ImapLocation>,
+    pub language: Option<&'a str>,
+    pub text: &'a str,
+    /// JSON array of `[name, value]` pairs.
+    pub headers_json: &'a str,
+    pub attachments: &'a [Attachment],
+    pub source: &'a str,
+    pub mailbox: Option<&'a str>,
+    pub imap: Option<&'a ImapLocation>,
     pub threaded_by: Option<Via>,
-    pub parse_error: Option<String>,
+    pub parse_error: Option<&'a str>,
 }
 
 #[derive(Debug)]
-pub enum Placement {
-    New(NewTicket),
+pub enum Placement<'a> {
+    New(NewTicket<'a>),
     Existing {
         ticket: TicketId,
-        update: TicketUpdate,
+        update: TicketUpdate<'a>,
     },
 }
 
 #[derive(Debug)]
-pub struct NewTicket {
+pub struct NewTicket<'a> {
     pub status: Status,
     pub queue: String,
     pub category: Option<String>,
@@ -240,20 +245,20 @@ pub struct NewTicket {
     pub subject: String,
     pub normalized_subject: String,
     pub unparsed: bool,
-    pub participants: Vec<String>,
+    pub participants: &'a [String],
     pub waiting: Option<Waiting>,
     pub ack: Option<Ack>,
 }
 
 #[derive(Debug, Default)]
-pub struct TicketUpdate {
+pub struct TicketUpdate<'a> {
     pub status: Option<Status>,
     pub waiting: WaitingChange,
     /// The agent's answer time, recorded as first response if there was none.
     pub answered_at: Option<i64>,
     pub cancel_pending_ack: bool,
     pub ack: Option<Ack>,
-    pub participants: Vec<String>,
+    pub participants: &'a [String],
     pub language: Option<String>,
     pub assignee: Option<String>,
     pub queue: Option<String>,
@@ -307,25 +312,62 @@ const ACK_MAX_AGE_SECS: i64 = 86_400;
 
 /// The result of one message through [`decide`].
 #[derive(Debug)]
-pub enum Outcome {
-    Store(Box<Decision>),
+pub enum Outcome<'a> {
+    Store(Box<Decision<'a>>),
     Duplicate(TicketId),
     /// Mail that is not part of any ticket (an agent's own sent mail to someone else).
     NotATicket(&'static str),
 }
 
-/// Runs the pipeline on one message. Never panics on any input; a store error is the only
-/// failure.
-pub fn decide<L: Lookup>(
-    raw: &[u8],
-    origin: &Origin,
-    config: &Config,
-    lookup: &L,
-    now: Timestamp,
-) -> rusqlite::Result<Outcome> {
+/// A message after the stages that need no store (parse, classify, language, subject
+/// key): batches are prepared on every core while the single writer files the previous one.
+#[derive(Debug)]
+pub struct Prepared {
+    parsed: Parsed,
+    author: Author,
+    language: Option<String>,
+    normalized_subject: String,
+    /// Who may join the ticket later ([`participants_of`]).
+    participants: Vec<String>,
+    to_json: String,
+    cc_json: String,
+    headers_json: String,
+}
+
+/// The pure part of the pipeline. Never panics on any input.
+pub fn prepare(raw: &[u8], config: &Config) -> Prepared {
     // mail-parser promises never to panic; should it ever, the message is kept, unparsed.
     let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse(raw, &config.ingest)))
         .unwrap_or_else(|_| parse::unparsed(raw, "the MIME parser failed on this message".into()));
+    Prepared {
+        author: classify::classify(&parsed, config),
+        language: language::detect(
+            parsed.content_language.as_deref(),
+            &parsed.subject,
+            &parsed.text,
+        ),
+        normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+        participants: participants_of(&parsed, config),
+        to_json: json_array(&parsed.to),
+        cc_json: json_array(&parsed.cc),
+        headers_json: json_array(&parsed.headers),
+        parsed,
+    }
+}
+
+fn json_array<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// Runs the pipeline on one prepared message. A store error is the only failure.
+pub fn decide<'a, L: Lookup>(
+    prepared: &'a Prepared,
+    origin: &'a Origin,
+    config: &Config,
+    lookup: &L,
+    now: Timestamp,
+) -> rusqlite::Result<Outcome<'a>> {
+    let parsed = &prepared.parsed;
     if let Some(ticket) = lookup.ticket_by_dedup_key(&parsed.dedup_key)? {
         return Ok(Outcome::Duplicate(ticket));
     }
@@ -337,25 +379,25 @@ pub fn decide<L: Lookup>(
         .map(|m| m.queue.as_str())
         .unwrap_or_else(|| config.default_queue());
     let mut message = MessageRecord {
-        dedup_key: parsed.dedup_key.clone(),
-        message_id: parsed.message_id.clone(),
+        dedup_key: &parsed.dedup_key,
+        message_id: parsed.message_id.as_deref(),
         kind: Kind::Request,
-        from: parsed.from.clone(),
-        from_name: parsed.from_name.clone(),
-        to: parsed.to.clone(),
-        cc: parsed.cc.clone(),
-        subject: parsed.subject.clone(),
+        from: parsed.from.as_deref(),
+        from_name: parsed.from_name.as_deref(),
+        to_json: &prepared.to_json,
+        cc_json: &prepared.cc_json,
+        subject: &parsed.subject,
         date: parsed.date,
         received_at: now_s,
         language: None,
-        text: parsed.text.clone(),
-        headers: parsed.headers.clone(),
-        attachments: parsed.attachments.clone(),
-        source: origin.location.clone(),
-        mailbox: origin.mailbox.clone(),
-        imap: origin.imap.clone(),
+        text: &parsed.text,
+        headers_json: &prepared.headers_json,
+        attachments: &parsed.attachments,
+        source: &origin.location,
+        mailbox: origin.mailbox.as_deref(),
+        imap: origin.imap.as_ref(),
         threaded_by: None,
-        parse_error: parsed.unparsed.clone(),
+        parse_error: parsed.unparsed.as_deref(),
     };
 
     if origin.sent && parsed.unparsed.is_some() {
@@ -378,7 +420,7 @@ pub fn decide<L: Lookup>(
                 subject: "(unparsed message)".into(),
                 normalized_subject: String::new(),
                 unparsed: true,
-                participants: Vec::new(),
+                participants: &[],
                 waiting: Some(waiting),
                 ack: None,
             }),
@@ -396,14 +438,15 @@ pub fn decide<L: Lookup>(
         })));
     }
 
-    let author = classify::classify(&parsed, config);
-    message.language = language::detect(
-        parsed.content_language.as_deref(),
-        &parsed.subject,
-        &parsed.text,
-    );
+    message.language = prepared.language.as_deref();
     let window_start = now_s - config.ingest.thread_window.as_secs() as i64;
-    let threading = thread::find_ticket(&parsed, config, lookup, window_start)?;
+    let threading = thread::find_ticket(
+        parsed,
+        &prepared.normalized_subject,
+        config,
+        lookup,
+        window_start,
+    )?;
     let mut events = Vec::new();
     let ticket = match threading {
         Threading::Found(ticket, via) => {
@@ -427,22 +470,22 @@ pub fn decide<L: Lookup>(
     // never opens one (an agent's quoted history is not a new request).
     let author = match (origin.sent, ticket) {
         (true, None) => return Ok(Outcome::NotATicket("sent mail that answers no ticket")),
-        (true, Some(_)) => Author::Agent,
-        (false, _) => author,
+        (true, Some(_)) => &Author::Agent,
+        (false, _) => &prepared.author,
     };
     let mut mails = Vec::new();
     if let (false, Author::Agent, Some(agent)) = (origin.sent, &author, parsed.from.as_deref())
         && config.is_agent(agent)
     {
         let state = ticket.map(|t| lookup.ticket_state(t)).transpose()?;
-        match relay::recognise(&parsed, config, ticket, message.threaded_by, state.as_ref()) {
+        match relay::recognise(parsed, config, ticket, message.threaded_by, state.as_ref()) {
             AgentMail::ToDesk(ticket) => {
                 let state = match state {
                     Some(state) => state,
                     None => lookup.ticket_state(ticket)?,
                 };
                 message.kind = Kind::AgentReply;
-                let desk = relay::desk_mail(&parsed, config, ticket, &state, agent, now_s);
+                let desk = relay::desk_mail(parsed, config, ticket, &state, agent, now_s);
                 events.push((
                     "message",
                     format!("agent mail to the desk via {}", via_name(&message)),
@@ -477,28 +520,28 @@ pub fn decide<L: Lookup>(
                         category: None,
                         priority: "normal",
                         labels: vec!["quarantine".into()],
-                        language: message.language.clone(),
+                        language: message.language.map(str::to_string),
                         customer: agent.to_string(),
                         customer_name: parsed.from_name.clone(),
                         subject: parsed.subject.clone(),
                         // Nothing may join a quarantine ticket by sender and subject.
                         normalized_subject: String::new(),
                         unparsed: false,
-                        participants: Vec::new(),
+                        participants: &[],
                         waiting: None,
                         ack: None,
                     }),
                     message,
                     events,
-                    mails: vec![relay::refusal_notice(agent, &parsed, &reason)],
+                    mails: vec![relay::refusal_notice(agent, parsed, &reason)],
                 })));
             }
             AgentMail::Usual => {}
         }
     }
-    let participants = participants_of(&parsed, config);
+    let participants = &prepared.participants[..];
 
-    let placement = match (ticket, &author) {
+    let placement = match (ticket, author) {
         (Some(ticket), Author::Automatic(kind, reason)) => {
             message.kind = Kind::automatic(*kind);
             events.push((
@@ -517,10 +560,7 @@ pub fn decide<L: Lookup>(
         (Some(ticket), Author::Agent) => {
             message.kind = Kind::AgentReply;
             let state = lookup.ticket_state(ticket)?;
-            let mut update = TicketUpdate {
-                participants: Vec::new(),
-                ..TicketUpdate::default()
-            };
+            let mut update = TicketUpdate::default();
             if state.status.is_open() {
                 update.status = Some(Status::Answered);
                 update.waiting = WaitingChange::Stop;
@@ -549,12 +589,12 @@ pub fn decide<L: Lookup>(
                 config,
                 &state.queue,
                 state.assignee.as_deref(),
-                &message.dedup_key,
+                message.dedup_key,
             ));
             let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
             let mut update = TicketUpdate {
                 participants,
-                language: message.language.clone(),
+                language: prepared.language.clone(),
                 ..TicketUpdate::default()
             };
             let waiting = Waiting::start(queue, now);
@@ -565,7 +605,7 @@ pub fn decide<L: Lookup>(
                 Status::Closed | Status::Ignored => {
                     update.status = Some(Status::New);
                     update.waiting = WaitingChange::Start(waiting);
-                    update.ack = plan_ack(&parsed, config, queue, origin, lookup, now)?
+                    update.ack = plan_ack(parsed, config, queue, origin, lookup, now)?
                         .map_err(|reason| events.push(("ack_suppressed", reason)))
                         .ok();
                     events.push((
@@ -592,7 +632,7 @@ pub fn decide<L: Lookup>(
             Placement::Existing { ticket, update }
         }
         (None, author) => {
-            let route = route::route(&parsed, config, default_queue);
+            let route = route::route(parsed, config, default_queue);
             let queue = config.queue(&route.queue).unwrap_or(&config.queues[0]);
             let mut status = Status::New;
             let mut waiting = Some(Waiting::start(queue, now));
@@ -622,7 +662,7 @@ pub fn decide<L: Lookup>(
                                 None => format!("request filed in {}", route.queue),
                             },
                         ));
-                        match plan_ack(&parsed, config, queue, origin, lookup, now)? {
+                        match plan_ack(parsed, config, queue, origin, lookup, now)? {
                             Ok(planned) => ack = Some(planned),
                             Err(reason) => events.push(("ack_suppressed", reason)),
                         }
@@ -630,7 +670,7 @@ pub fn decide<L: Lookup>(
                             config,
                             &route.queue,
                             None,
-                            &message.dedup_key,
+                            message.dedup_key,
                         ));
                     }
                 }
@@ -646,10 +686,10 @@ pub fn decide<L: Lookup>(
                 category: route.category,
                 priority: route.priority.as_str(),
                 labels: route.labels,
-                language: message.language.clone(),
+                language: prepared.language.clone(),
                 customer: parsed.from.clone().unwrap_or_default(),
                 customer_name: parsed.from_name.clone(),
-                normalized_subject: thread::normalize_subject(&parsed.subject, &config.ticket_tag),
+                normalized_subject: prepared.normalized_subject.clone(),
                 subject,
                 unparsed: false,
                 participants,
@@ -772,9 +812,12 @@ pub struct Ingester<'a> {
     pub clock: &'a dyn Clock,
 }
 
+/// Below this many messages per thread a batch is prepared on the calling thread alone.
+const MIN_PREPARE_CHUNK: usize = 16;
+
 impl Ingester<'_> {
-    /// Files every message of the batch in one transaction, each under its own savepoint so
-    /// that one bad message cannot take the others with it.
+    /// Files every message of the batch in one transaction; one bad message cannot take
+    /// the others with it.
     pub fn ingest_batch(
         &self,
         store: &mut Store,
@@ -794,32 +837,105 @@ impl Ingester<'_> {
         summary: &mut Summary,
         finish: impl FnOnce(&rusqlite::Connection, &[Filed]) -> rusqlite::Result<()>,
     ) -> Result<Vec<Filed>, StoreError> {
-        let mut results = Vec::with_capacity(batch.len());
+        let prepared = self.prepare_batch(batch);
+        self.file_batch_then(store, batch, &prepared, summary, finish)
+    }
+
+    /// [`prepare`] on every message of the batch, spread over the machine's cores.
+    pub fn prepare_batch(&self, batch: &[Incoming]) -> Vec<Prepared> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(batch.len() / MIN_PREPARE_CHUNK)
+            .max(1);
+        let prepare_all = |part: &[Incoming]| -> Vec<Prepared> {
+            part.iter().map(|m| prepare(&m.raw, self.config)).collect()
+        };
+        if threads == 1 {
+            return prepare_all(batch);
+        }
+        let chunk = batch.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || prepare_all(part)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    // prepare never panics (the parser runs under catch_unwind)
+                    worker
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
+                .collect()
+        })
+    }
+
+    /// Files prepared messages (`prepared[i]` is [`prepare`] of `batch[i]`) in one
+    /// transaction, with `finish` as in [`Ingester::ingest_batch_then`].
+    pub fn file_batch_then(
+        &self,
+        store: &mut Store,
+        batch: &[Incoming],
+        prepared: &[Prepared],
+        summary: &mut Summary,
+        finish: impl FnOnce(&rusqlite::Connection, &[Filed]) -> rusqlite::Result<()>,
+    ) -> Result<Vec<Filed>, StoreError> {
         let token_key = store.token_key().to_vec();
-        let mut tx = store.transaction()?;
-        for incoming in batch {
-            let now = self.clock.now();
-            let mut savepoint = tx.savepoint()?;
-            let filed = (|| -> rusqlite::Result<Filed> {
-                let lookup = Store::lookup(&savepoint);
-                match decide(&incoming.raw, &incoming.origin, self.config, &lookup, now)? {
-                    Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
-                    Outcome::NotATicket(reason) => Ok(Filed::NotATicket(reason)),
-                    Outcome::Store(decision) => {
-                        let unparsed = decision.message.parse_error.is_some();
-                        let kind = decision.message.kind;
-                        let (ticket, new_ticket) =
-                            Store::apply(&savepoint, &decision, &incoming.raw, &token_key)?;
-                        Ok(Filed::Stored {
-                            ticket,
-                            new_ticket,
-                            kind,
-                            unparsed,
-                        })
-                    }
+        // First without a savepoint per message: each would make SQLite copy every page it
+        // touches to the statement journal and FTS5 flush its index, for every message.
+        // Should any message fail, nothing of this attempt stays and the batch is filed
+        // again with one savepoint per message.
+        let tx = store.transaction()?;
+        let indexed = crate::store::last_message_row(&tx)?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut all_stored = true;
+        for (incoming, prepared) in batch.iter().zip(prepared) {
+            match self.file_one(&tx, incoming, prepared, &token_key) {
+                Ok(filed) => results.push(filed),
+                Err(_) => {
+                    all_stored = false;
+                    break;
                 }
-            })();
-            let filed = match filed {
+            }
+        }
+        let tx = if all_stored {
+            tx
+        } else {
+            tx.rollback()?;
+            let mut tx = store.transaction()?;
+            results = self.file_each_in_savepoint(&mut tx, batch, prepared, &token_key)?;
+            tx
+        };
+        crate::store::index_messages_after(&tx, indexed)?;
+        for (incoming, filed) in batch.iter().zip(&results) {
+            match filed {
+                Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
+                Filed::Stored { .. } => summary.ingested += 1,
+                Filed::Duplicate(_) => summary.duplicates += 1,
+                Filed::NotATicket(_) => summary.not_tickets += 1,
+                Filed::Failed(error) => {
+                    tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
+                    summary.failed += 1
+                }
+            }
+        }
+        finish(&tx, &results)?;
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn file_each_in_savepoint(
+        &self,
+        tx: &mut rusqlite::Transaction<'_>,
+        batch: &[Incoming],
+        prepared: &[Prepared],
+        token_key: &[u8],
+    ) -> rusqlite::Result<Vec<Filed>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for (incoming, prepared) in batch.iter().zip(prepared) {
+            let mut savepoint = tx.savepoint()?;
+            let filed = match self.file_one(&savepoint, incoming, prepared, token_key) {
                 Ok(filed) => {
                     savepoint.commit()?;
                     filed
@@ -830,20 +946,34 @@ impl Ingester<'_> {
                     Filed::Failed(StoreError::from(error))
                 }
             };
-            match &filed {
-                Filed::Stored { unparsed: true, .. } => summary.quarantined += 1,
-                Filed::Stored { .. } => summary.ingested += 1,
-                Filed::Duplicate(_) => summary.duplicates += 1,
-                Filed::NotATicket(_) => summary.not_tickets += 1,
-                Filed::Failed(error) => {
-                    tracing::error!(source = %incoming.origin.location, "cannot store message: {error}");
-                    summary.failed += 1
-                }
-            }
             results.push(filed);
         }
-        finish(&tx, &results)?;
-        tx.commit()?;
         Ok(results)
+    }
+
+    fn file_one(
+        &self,
+        conn: &rusqlite::Connection,
+        incoming: &Incoming,
+        prepared: &Prepared,
+        token_key: &[u8],
+    ) -> rusqlite::Result<Filed> {
+        let lookup = Store::lookup(conn);
+        let now = self.clock.now();
+        match decide(prepared, &incoming.origin, self.config, &lookup, now)? {
+            Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),
+            Outcome::NotATicket(reason) => Ok(Filed::NotATicket(reason)),
+            Outcome::Store(decision) => {
+                let unparsed = decision.message.parse_error.is_some();
+                let kind = decision.message.kind;
+                let (ticket, new_ticket) = Store::apply(conn, &decision, &incoming.raw, token_key)?;
+                Ok(Filed::Stored {
+                    ticket,
+                    new_ticket,
+                    kind,
+                    unparsed,
+                })
+            }
+        }
     }
 }

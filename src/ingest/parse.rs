@@ -2,6 +2,8 @@
 //! cannot be trusted to parse (too big, NUL bytes, absurd headers, no headers at all) comes
 //! back with `unparsed` set and is still stored.
 
+use std::fmt::Write;
+
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
@@ -208,8 +210,15 @@ fn digest(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    let hash = hasher.finalize();
-    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&hasher.finalize()[..16])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Message-IDs as stored: without angle brackets or whitespace.
@@ -245,23 +254,18 @@ pub fn normalize_address(address: &str) -> String {
     one_line(address).trim().to_lowercase()
 }
 
-/// Header-derived text never carries line breaks or control characters onwards.
+/// Header-derived text never carries line breaks or control characters onwards: its words,
+/// separated by one space.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut last_space = false;
-    for c in text.chars() {
-        if c.is_control() || c.is_whitespace() {
-            if !last_space && !out.is_empty() {
-                out.push(' ');
-            }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
+    for word in text
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
         }
-    }
-    if out.ends_with(' ') {
-        out.pop();
+        out.push_str(word);
     }
     out
 }
@@ -296,6 +300,19 @@ mod tests {
                 .iter()
                 .all(|(_, v)| !v.contains(['\r', '\n']))
         );
+    }
+
+    #[test]
+    fn one_line_folds_whitespace_and_control_characters() {
+        for (text, want) in [
+            ("plain words", "plain words"),
+            ("", ""),
+            ("  two  spaces\t\r\n tab ", "two spaces tab"),
+            ("bell\u{7}inside", "bell inside"),
+            ("non\u{a0}breaking  Привет", "non breaking Привет"),
+        ] {
+            assert_eq!(one_line(text), want, "{text:?}");
+        }
     }
 
     #[test]

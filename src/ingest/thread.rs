@@ -40,8 +40,10 @@ pub enum Threading {
     None,
 }
 
+/// `normalized_subject` is [`normalize_subject`] of the message's subject.
 pub fn find_ticket<L: Lookup>(
     parsed: &Parsed,
+    normalized_subject: &str,
     config: &Config,
     lookup: &L,
     window_start: i64,
@@ -80,11 +82,12 @@ pub fn find_ticket<L: Lookup>(
     if let Some(ticket) = stranger {
         return Ok(Threading::StrangerTag(ticket));
     }
-    let subject = normalize_subject(&parsed.subject, &config.ticket_tag);
-    if subject.is_empty() {
+    if normalized_subject.is_empty() {
         return Ok(Threading::None);
     }
-    if let Some(ticket) = lookup.recent_ticket_by_subject(sender, &subject, window_start)? {
+    if let Some(ticket) =
+        lookup.recent_ticket_by_subject(sender, normalized_subject, window_start)?
+    {
         return Ok(Threading::Found(ticket, Via::Subject));
     }
     // The team answering a customer whose client lost the thread headers: the customer is
@@ -95,7 +98,7 @@ pub fn find_ticket<L: Lookup>(
                 continue;
             }
             if let Some(ticket) =
-                lookup.recent_ticket_by_subject(recipient, &subject, window_start)?
+                lookup.recent_ticket_by_subject(recipient, normalized_subject, window_start)?
             {
                 return Ok(Threading::Found(ticket, Via::Subject));
             }

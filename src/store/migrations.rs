@@ -158,13 +158,22 @@ ALTER TABLE outbox ADD COLUMN sending_since INTEGER;
 ALTER TABLE outbox ADD COLUMN message_id TEXT;
 "#;
 
-/// Agents: who a ticket is assigned to (`#assign`).
+/// The ingest writer adds a whole batch to the full-text index in one statement
+/// ([`super::index_messages_after`]) instead of a trigger per message: FTS5 writes its
+/// pending index out at every statement journal, which the trigger opened once per message.
+/// `tickets_due` is superseded by `tickets_deadline`; no query reads it.
 const V4: &str = r#"
+DROP TRIGGER messages_fts_insert;
+DROP INDEX tickets_due;
+"#;
+
+/// Agents: who a ticket is assigned to (`#assign`).
+const V5: &str = r#"
 ALTER TABLE tickets ADD COLUMN assignee TEXT;
 "#;
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
 }
 
 #[cfg(test)]

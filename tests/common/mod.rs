@@ -87,6 +87,30 @@ impl Desk {
         filed.pop().unwrap()
     }
 
+    /// Ingests messages in one batch (one transaction).
+    pub fn ingest_batch(&mut self, raws: &[Vec<u8>]) -> Vec<Filed> {
+        let ingester = Ingester {
+            config: &self.config,
+            clock: &self.clock,
+        };
+        let batch: Vec<Incoming> = raws
+            .iter()
+            .enumerate()
+            .map(|(n, raw)| Incoming {
+                raw: raw.clone(),
+                origin: Origin {
+                    mailbox: Some("support".into()),
+                    location: format!("test:{n}"),
+                    imap: None,
+                    sent: false,
+                },
+            })
+            .collect();
+        ingester
+            .ingest_batch(&mut self.store, &batch, &mut self.summary)
+            .unwrap()
+    }
+
     pub fn ingest_fixture(&mut self, name: &str) -> i64 {
         self.ingest(&fixture(name))
     }
