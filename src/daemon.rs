@@ -145,13 +145,30 @@ pub fn store_prepared(
         {
             let reference = crate::store::reference(*ticket);
             if *unparsed {
-                tracing::warn!(source = %incoming.origin.location, "#{reference}: stored unparsed");
+                let reason = shared
+                    .read(|conn| parse_error_of(conn, *ticket))
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                tracing::warn!(
+                    source = %incoming.origin.location,
+                    "#{reference}: stored unparsed ({reason}); not acknowledged, see `postdesk ticket {reference}`"
+                );
             } else {
                 tracing::info!(source = %incoming.origin.location, "#{reference}: new ticket ({})", kind.as_str());
             }
         }
     }
     Ok(summary)
+}
+
+/// Why the (only) message of a quarantined ticket was not parsed.
+fn parse_error_of(conn: &Connection, ticket: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT parse_error FROM messages WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
+        [ticket],
+        |r| r.get(0),
+    )
 }
 
 /// Capped exponential backoff with jitter: 1 s, 2 s, 4 s ... up to 60 s, each ±25%.

@@ -132,10 +132,10 @@ async fn send_round(
                 Ok(()) => mailer.send(&message, bounces_to.as_deref()).await,
                 Err(error) => Err(SmtpError::Transient(format!("not claimed: {error}"))),
             };
-            (job, result)
+            (job, message_id, result)
         })
         .buffer_unordered(CONCURRENCY);
-    while let Some((job, result)) = sends.next().await {
+    while let Some((job, message_id, result)) = sends.next().await {
         let now = shared.clock.now().as_second();
         match result {
             Ok(()) => {
@@ -162,6 +162,27 @@ async fn send_round(
                 );
                 shared.write(|store| {
                     rows::mark_retry(store.connection(), job.id, now + delay, &reason)
+                })?;
+            }
+            // Like a crash in the middle of the transaction: parked for an operator, as
+            // `rows::park_interrupted` does, never sent again by itself.
+            Err(error @ SmtpError::Uncertain(_)) => {
+                let reason = format!(
+                    "delivery uncertain: {error}, for <{message_id}>; not resent to avoid a \
+                     duplicate. Check the recipient's mailbox, then `postdesk outbox retry {}` \
+                     if it never arrived",
+                    job.id
+                );
+                tracing::error!(
+                    outbox = job.id,
+                    "{} to {}: {reason}",
+                    job.kind,
+                    job.recipient
+                );
+                shared.write(|store| {
+                    let tx = store.transaction()?;
+                    rows::mark_failed(&tx, &job, now, &reason)?;
+                    tx.commit()
                 })?;
             }
             Err(error) => {
@@ -311,6 +332,22 @@ fn prepare(
         auto_submitted: Some(auto_submitted),
     };
     Ok(compose(&outgoing, None))
+}
+
+/// The exact bytes a mail row would hand to the SMTP server at `now`, or why it would not
+/// go out (cancelled or failed, with the reason). Sends and changes nothing: lets checks
+/// read what postdesk writes from a customer's data.
+pub fn formatted_mail(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    templates: &Templates,
+    job: &MailJob,
+    now: Timestamp,
+) -> rusqlite::Result<Result<Vec<u8>, String>> {
+    Ok(match prepare(conn, config, templates, job, now)? {
+        Prepared::Send(message, _) => Ok(message.formatted()),
+        Prepared::Cancel(reason) | Prepared::Fail(reason) => Err(reason),
+    })
 }
 
 fn compose(outgoing: &Outgoing<'_>, bounces_to: Option<&str>) -> Prepared {

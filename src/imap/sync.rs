@@ -146,13 +146,22 @@ async fn select(
     session: &mut Session,
     folder: &str,
 ) -> Result<async_imap::types::Mailbox, ImapError> {
-    timed(&format!("SELECT {folder}"), async {
+    let what = format!("SELECT {folder}");
+    let selected = timed(&what, async {
         session
             .select(folder)
             .await
-            .map_err(ImapError::protocol(format!("SELECT {folder}")))
+            .map_err(ImapError::protocol(what.as_str()))
     })
-    .await
+    .await?;
+    // When the connection ends in the middle of the answer, async-imap returns what it has
+    // read so far as a success. Every server sends UIDVALIDITY (RFC 3501 §6.3.1): without
+    // it the answer was cut, and taking it for a change of UIDVALIDITY would reset the
+    // folder's position and drop its pending keywords.
+    if selected.uid_validity.is_none() {
+        return Err(ImapError::Closed { what });
+    }
+    Ok(selected)
 }
 
 /// Mail that arrived while we were busy is announced as untagged EXISTS; then skip IDLE.
@@ -702,7 +711,44 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+    /// A server that dies in the middle of its SELECT answer (as a crashed Dovecot does).
+    #[tokio::test]
+    async fn a_select_answer_cut_short_is_a_closed_connection() {
+        let (client_end, server_end) = tokio::io::duplex(4096);
+        let server = tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(server_end);
+            let mut line = String::new();
+            lines.read_line(&mut line).await.unwrap();
+            assert!(line.contains("LOGIN"), "{line}");
+            let tag = line.split(' ').next().unwrap().to_string();
+            let answer = format!("{tag} OK Logged in\r\n");
+            lines.get_mut().write_all(answer.as_bytes()).await.unwrap();
+            line.clear();
+            lines.read_line(&mut line).await.unwrap();
+            assert!(line.contains("SELECT"), "{line}");
+            lines
+                .get_mut()
+                .write_all(b"* FLAGS (\\Seen \\Flagged)\r\n* 600 EXISTS\r\n* 0 RECENT\r\n")
+                .await
+                .unwrap();
+            // and the server is gone before the rest of the answer
+        });
+        let stream: Box<dyn crate::imap::ImapStream> = Box::new(client_end);
+        let mut session = async_imap::Client::new(stream)
+            .login("support", "secret")
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        let result = select(&mut session, "INBOX").await;
+        server.await.unwrap();
+        match result {
+            Err(ImapError::Closed { what }) => assert_eq!(what, "SELECT INBOX"),
+            other => panic!("a cut SELECT answer was taken as {other:?}"),
+        }
+    }
 
     #[test]
     fn uid_sets_are_compressed() {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::config::IngestLimits;
@@ -70,7 +70,7 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     if let Some(reason) = refuse(raw, limits) {
         return unparsed(raw, reason);
     }
-    let Some(message) = MessageParser::default().parse(raw) else {
+    let Some(message) = MessageParser::default().parse(raw).map(FlatDrop) else {
         return unparsed(raw, "mail-parser found no message in it".into());
     };
     let field_name =
@@ -158,6 +158,36 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     parsed
 }
 
+/// A parsed message that is taken apart on the heap when it is dropped. mail-parser keeps
+/// an attached message inside its part and drops it recursively: a message nested 10,000
+/// deep (hostile mail, a few hundred kilobytes) overflowed the stack when it went out of
+/// scope, killing the process.
+struct FlatDrop<'x>(Message<'x>);
+
+impl<'x> std::ops::Deref for FlatDrop<'x> {
+    type Target = Message<'x>;
+
+    fn deref(&self) -> &Message<'x> {
+        &self.0
+    }
+}
+
+impl Drop for FlatDrop<'_> {
+    fn drop(&mut self) {
+        let mut detached = vec![std::mem::take(&mut self.0)];
+        while let Some(mut message) = detached.pop() {
+            for part in &mut message.parts {
+                if matches!(part.body, PartType::Message(_))
+                    && let PartType::Message(inner) = std::mem::take(&mut part.body)
+                {
+                    detached.push(inner);
+                }
+            }
+            // `message` goes here, with no message left inside it
+        }
+    }
+}
+
 fn refuse(raw: &[u8], limits: &IngestLimits) -> Option<String> {
     if raw.len() > limits.max_message_bytes {
         return Some(format!(
@@ -221,9 +251,14 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Message-IDs as stored: without angle brackets or whitespace.
+/// Message-IDs as stored: without angle brackets, whitespace or control characters. A
+/// msg-id has none of them inside (RFC 5322 §3.6.4), but from a malformed header
+/// mail-parser can return a folded line break and the next id's bracket, which must never
+/// reach the store or the References of a mail we send.
 pub fn clean_id(id: &str) -> String {
-    id.trim().trim_matches(['<', '>']).trim().to_string()
+    id.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>'))
+        .collect()
 }
 
 fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
@@ -313,6 +348,37 @@ mod tests {
         ] {
             assert_eq!(one_line(text), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn message_ids_are_one_word() {
+        // found by fuzzing: an unterminated msg-id runs into the next, folded line
+        let raw = b"From: a@b.example\r\nMessage-ID: <NZ2\n\tfor <support@example.com>; Mon\r\nReferences: <r 1@x>\r\n\r\nhi";
+        let parsed = parse(raw, &limits());
+        let id = parsed.message_id.unwrap();
+        assert_eq!(id, "NZ2forsupport@example.com");
+        assert!(
+            parsed
+                .references
+                .iter()
+                .all(|r| !r.contains(char::is_whitespace)),
+            "{:?}",
+            parsed.references
+        );
+    }
+
+    #[test]
+    fn a_message_nested_ten_thousand_deep_is_parsed_without_overflowing_the_stack() {
+        let mut raw = String::new();
+        for level in 0..10_000 {
+            raw.push_str(&format!(
+                "From: a@b.example\r\nSubject: level {level}\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        raw.push_str("From: core@b.example\r\nSubject: core\r\n\r\nThe core.\r\n");
+        let parsed = parse(raw.as_bytes(), &limits());
+        assert_eq!(parsed.unparsed, None);
+        assert_eq!(parsed.subject, "level 0");
     }
 
     #[test]

@@ -181,7 +181,11 @@ imap = {{ host = "127.0.0.1", port = {imap}, tls = "none", user = "{user}", pass
             .arg("--config")
             .arg(self.config_path())
             .arg("run")
-            .env("POSTDESK_LOG", "info")
+            // E2E_POSTDESK_LOG=debug (or any filter) to see more when a test fails
+            .env(
+                "POSTDESK_LOG",
+                std::env::var("E2E_POSTDESK_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -189,6 +193,11 @@ imap = {{ host = "127.0.0.1", port = {imap}, tls = "none", user = "{user}", pass
             .spawn()
             .expect("start postdesk run");
         self.child = Some(child);
+    }
+
+    /// The process id of the running daemon.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGTERM, and waits for the exit (SIGKILL after 20 s).

@@ -985,6 +985,21 @@ impl Postfix {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `postqueue -f`: every queued mail is tried again now, whatever its retry time (mail
+    /// deferred while Dovecot was down can otherwise wait for Postfix's next retry).
+    pub fn flush(&self) {
+        let status = Command::new(POSTQUEUE_BIN)
+            .arg("-c")
+            .arg(self.root.join("postfix"))
+            .arg("-f")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("postqueue -f");
+        assert!(status.success(), "postqueue -f failed ({status})");
+    }
+
     /// Time from the call of [`Postfix::start`] until its greeting.
     pub fn startup_time(&self) -> Duration {
         self.startup
@@ -1084,6 +1099,9 @@ smtpd_sasl_security_options = noanonymous
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 5s
+# smtpd exits at once while Dovecot's auth socket is away ("no SASL authentication
+# mechanisms"); the master would then stop starting it for 60 s, well after Dovecot is back
+service_throttle_time = 1s
 "#,
             domain = self.domain,
             token = self.token,
