@@ -235,7 +235,8 @@ impl Mailer {
             "connect",
             AsyncSmtpConnection::connect_tokio1(
                 (server.host.as_str(), server.port),
-                Some(SMTP_TIMEOUT),
+                // the step's timeout covers the TCP connect too
+                None,
                 &server.hello,
                 implicit,
                 None,
@@ -460,5 +461,124 @@ mod tests {
                 .unwrap()
                 .starts_with("report.html")
         );
+    }
+
+    /// What the scripted SMTP server does.
+    #[derive(Clone, Copy)]
+    enum Script {
+        /// Accepts the connection and never says anything.
+        Silent,
+        /// Hangs up when MAIL FROM comes.
+        HangUpAtMail,
+        /// Takes the whole message, then answers this (None: hangs up without a word).
+        AfterMessage(Option<&'static str>),
+    }
+
+    /// A one-connection SMTP server on loopback playing `script`; returns its port.
+    async fn scripted_server(script: Script) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut socket = BufReader::new(socket);
+            if let Script::Silent = script {
+                std::future::pending::<()>().await;
+            }
+            let say = async |socket: &mut BufReader<tokio::net::TcpStream>, text: &str| {
+                socket.get_mut().write_all(text.as_bytes()).await.unwrap();
+            };
+            say(&mut socket, "220 fake ESMTP\r\n").await;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if socket.read_line(&mut line).await.unwrap() == 0 {
+                    return;
+                }
+                let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                match (verb.as_str(), script) {
+                    ("EHLO", _) => say(&mut socket, "250-fake\r\n250 8BITMIME\r\n").await,
+                    ("MAIL", Script::HangUpAtMail) => return,
+                    ("DATA", Script::AfterMessage(answer)) => {
+                        say(&mut socket, "354 go ahead\r\n").await;
+                        loop {
+                            line.clear();
+                            socket.read_line(&mut line).await.unwrap();
+                            if line == ".\r\n" {
+                                break;
+                            }
+                        }
+                        match answer {
+                            Some(answer) => say(&mut socket, answer).await,
+                            None => return,
+                        }
+                    }
+                    ("QUIT", _) => return say(&mut socket, "221 bye\r\n").await,
+                    _ => say(&mut socket, "250 OK\r\n").await,
+                }
+            }
+        });
+        port
+    }
+
+    async fn send_to(script: Script) -> Result<(), SmtpError> {
+        let port = scripted_server(script).await;
+        let mailer = Mailer::new(&Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            user: None,
+            password: None,
+            max_attempts: 10,
+            retry_delay: Duration::from_secs(30),
+        })
+        .unwrap();
+        let message = compose(&sample("Hello", &[])).unwrap();
+        mailer.send(&message, None).await
+    }
+
+    #[tokio::test]
+    async fn accepted_mail_is_sent() {
+        send_to(Script::AfterMessage(Some("250 2.0.0 queued\r\n")))
+            .await
+            .unwrap();
+    }
+
+    /// The server may have queued it: sending it again could deliver it twice.
+    #[tokio::test]
+    async fn no_answer_after_the_whole_message_is_uncertain() {
+        let result = send_to(Script::AfterMessage(None)).await;
+        assert!(matches!(result, Err(SmtpError::Uncertain(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_after_the_message_is_believed() {
+        let refused = send_to(Script::AfterMessage(Some("554 5.7.1 rejected\r\n"))).await;
+        assert!(
+            matches!(refused, Err(SmtpError::Permanent(_))),
+            "{refused:?}"
+        );
+        let later = send_to(Script::AfterMessage(Some("451 4.3.0 try later\r\n"))).await;
+        assert!(matches!(later, Err(SmtpError::Transient(_))), "{later:?}");
+    }
+
+    /// Before DATA the server cannot have the mail: safe to try again.
+    #[tokio::test]
+    async fn a_break_before_the_message_is_retried() {
+        let result = send_to(Script::HangUpAtMail).await;
+        assert!(matches!(result, Err(SmtpError::Transient(_))), "{result:?}");
+    }
+
+    /// A server that takes the connection and never greets (an overloaded or throttled
+    /// one) gives up after the step timeout instead of holding the sender forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_greets_times_out() {
+        let result = send_to(Script::Silent).await;
+        match result {
+            Err(SmtpError::Transient(reason)) => {
+                assert_eq!(reason, "connect: no reply within 30s")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

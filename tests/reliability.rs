@@ -181,7 +181,7 @@ fn assert_stored_once(daemon: &Daemon, ids: &[String]) {
 }
 
 /// Every message in the support INBOX has `$Ticketed` (the post-actions settled too).
-fn assert_all_ticketed(stack: &Stack, n: usize) {
+fn assert_all_ticketed(daemon: &Daemon, stack: &Stack, n: usize) {
     let flags = stack.dovecot.imap_fetch_flags("support", "INBOX");
     assert_eq!(flags.len(), n, "messages in the support INBOX");
     let without: Vec<u32> = flags
@@ -189,7 +189,41 @@ fn assert_all_ticketed(stack: &Stack, n: usize) {
         .filter(|(_, f)| !f.iter().any(|f| f == "$Ticketed"))
         .map(|(uid, _)| *uid)
         .collect();
-    assert!(without.is_empty(), "UIDs without $Ticketed: {without:?}");
+    if !without.is_empty() {
+        let db = daemon.db().unwrap();
+        let mut stmt = db
+            .prepare(
+                "SELECT id, status, coalesce(result, ''), coalesce(last_error, ''), \
+                 substr(payload, 1, 60) FROM outbox WHERE kind = 'imap_flags'",
+            )
+            .unwrap();
+        let jobs: Vec<String> = stmt
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {} {:?} {:?} {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let dovecot_log = stack.dovecot.log();
+        let dovecot_problems: Vec<&str> = dovecot_log
+            .lines()
+            .filter(|l| l.contains("rror") || l.contains("orrupt") || l.contains("Warning"))
+            .collect();
+        panic!(
+            "{} UIDs without $Ticketed (first {:?}); the keyword jobs:\n{}\nDovecot:\n{}",
+            without.len(),
+            without.first(),
+            jobs.join("\n"),
+            dovecot_problems.join("\n")
+        );
+    }
 }
 
 /// One acknowledgement as it arrived: its Message-ID and the Postfix queue id of the SMTP
@@ -399,7 +433,7 @@ fn kill_9_under_load_loses_nothing_and_sends_nothing_twice() {
     daemon.stop();
     assert_no_panic(&daemon);
     assert_stored_once(&daemon, &ids);
-    assert_all_ticketed(&stack, n);
+    assert_all_ticketed(&daemon, &stack, n);
     let audit = audit_acks(&daemon, &stack, n);
     assert_eq!(
         audit.parked, parked_expected,
@@ -484,7 +518,7 @@ fn servers_stopped_and_started_under_load_lose_nothing() {
     daemon.stop();
     assert_no_panic(&daemon);
     assert_stored_once(&daemon, &ids);
-    assert_all_ticketed(&stack, total);
+    assert_all_ticketed(&daemon, &stack, total);
     let audit = audit_acks(&daemon, &stack, total);
     // postdesk never stopped: a row is parked only when Postfix went away between
     // receiving the whole mail and answering it (it may have queued it, so it is not sent

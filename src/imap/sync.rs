@@ -164,6 +164,20 @@ async fn select(
     Ok(selected)
 }
 
+/// `UID STORE set +FLAGS.SILENT (flags)`, done only when the server said OK. (async-imap's
+/// `uid_store` ends its stream at the tagged answer whatever it says, and at a connection
+/// that closed before it: a STORE refused, or cut by a crashing server, looked done.)
+async fn store_flags(session: &mut Session, set: &str, flags: &str) -> Result<(), ImapError> {
+    let command = format!("UID STORE {set} +FLAGS.SILENT ({flags})");
+    timed(&command, async {
+        session
+            .run_command_and_check_ok(&command)
+            .await
+            .map_err(ImapError::protocol(&command))
+    })
+    .await
+}
+
 /// Mail that arrived while we were busy is announced as untagged EXISTS; then skip IDLE.
 fn new_mail_announced(session: &Session) -> bool {
     announced_in(&session.unsolicited_responses)
@@ -597,21 +611,7 @@ async fn set_keywords(
                 Err(other) => return Err(other),
             }
         } else {
-            let set = uid_set(&job.uids);
-            let what = format!("UID STORE {set} +FLAGS.SILENT ({})", job.flags);
-            let result = timed(&what, async {
-                let stream = session
-                    .uid_store(&set, format!("+FLAGS.SILENT ({})", job.flags))
-                    .await
-                    .map_err(ImapError::protocol(&what))?;
-                let _: Vec<_> = stream
-                    .try_collect()
-                    .await
-                    .map_err(ImapError::protocol(&what))?;
-                Ok(())
-            })
-            .await;
-            match result {
+            match store_flags(session, &uid_set(&job.uids), &job.flags).await {
                 Ok(()) => Ok(format!(
                     "{} set on {} message(s)",
                     job.flags,
@@ -714,40 +714,96 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-    /// A server that dies in the middle of its SELECT answer (as a crashed Dovecot does).
-    #[tokio::test]
-    async fn a_select_answer_cut_short_is_a_closed_connection() {
+    /// A logged-in session with a scripted server: after LOGIN, each command line it
+    /// reads is answered with `answer(tag, command)`, which also says whether the server
+    /// lives on.
+    async fn scripted(
+        answer: impl Fn(&str, &str) -> (String, bool) + Send + 'static,
+    ) -> (Session, tokio::task::JoinHandle<()>) {
         let (client_end, server_end) = tokio::io::duplex(4096);
         let server = tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(server_end);
             let mut line = String::new();
             lines.read_line(&mut line).await.unwrap();
-            assert!(line.contains("LOGIN"), "{line}");
             let tag = line.split(' ').next().unwrap().to_string();
-            let answer = format!("{tag} OK Logged in\r\n");
-            lines.get_mut().write_all(answer.as_bytes()).await.unwrap();
-            line.clear();
-            lines.read_line(&mut line).await.unwrap();
-            assert!(line.contains("SELECT"), "{line}");
-            lines
-                .get_mut()
-                .write_all(b"* FLAGS (\\Seen \\Flagged)\r\n* 600 EXISTS\r\n* 0 RECENT\r\n")
-                .await
-                .unwrap();
-            // and the server is gone before the rest of the answer
+            let ok = format!("{tag} OK Logged in\r\n");
+            lines.get_mut().write_all(ok.as_bytes()).await.unwrap();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await.unwrap() == 0 {
+                    return;
+                }
+                let (tag, command) = line.trim_end().split_once(' ').unwrap();
+                let (text, lives_on) = answer(tag, command);
+                lines.get_mut().write_all(text.as_bytes()).await.unwrap();
+                if !lives_on {
+                    return;
+                }
+            }
         });
         let stream: Box<dyn crate::imap::ImapStream> = Box::new(client_end);
-        let mut session = async_imap::Client::new(stream)
+        let session = async_imap::Client::new(stream)
             .login("support", "secret")
             .await
             .map_err(|(e, _)| e)
             .unwrap();
+        (session, server)
+    }
+
+    /// A server that dies in the middle of its SELECT answer (as a crashed Dovecot does).
+    #[tokio::test]
+    async fn a_select_answer_cut_short_is_a_closed_connection() {
+        let (mut session, server) = scripted(|_, command| {
+            assert!(command.starts_with("SELECT"), "{command}");
+            // the start of the answer, then the server is gone
+            let partial = "* FLAGS (\\Seen \\Flagged)\r\n* 600 EXISTS\r\n* 0 RECENT\r\n";
+            (partial.to_string(), false)
+        })
+        .await;
         let result = select(&mut session, "INBOX").await;
+        drop(session);
         server.await.unwrap();
         match result {
             Err(ImapError::Closed { what }) => assert_eq!(what, "SELECT INBOX"),
             other => panic!("a cut SELECT answer was taken as {other:?}"),
         }
+    }
+
+    /// A STORE the server refuses, or never answers, is not done.
+    #[tokio::test]
+    async fn a_store_refused_or_cut_short_is_not_done() {
+        let (mut session, server) = scripted(|tag, _| {
+            (
+                format!("{tag} NO [CANNOT] Keywords are not allowed\r\n"),
+                true,
+            )
+        })
+        .await;
+        let refused = store_flags(&mut session, "1:500", TICKETED).await;
+        assert!(
+            matches!(
+                &refused,
+                Err(ImapError::Protocol {
+                    source: async_imap::error::Error::No(_),
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        drop(session);
+        server.await.unwrap();
+
+        let (mut session, server) = scripted(|_, _| (String::new(), false)).await;
+        let cut = store_flags(&mut session, "1:500", TICKETED).await;
+        assert!(cut.is_err(), "a STORE without an answer was taken as done");
+        drop(session);
+        server.await.unwrap();
+
+        let (mut session, server) =
+            scripted(|tag, _| (format!("{tag} OK Store completed.\r\n"), true)).await;
+        store_flags(&mut session, "1:500", TICKETED).await.unwrap();
+        drop(session);
+        server.await.unwrap();
     }
 
     #[test]

@@ -1153,6 +1153,13 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             .expect("open postfix-start.log");
         let pidfile = self.root.join("postfix-spool/pid/master.pid");
         let _ = fs::remove_file(&pidfile);
+        // After a stop that cut a delivery short, `postfix start` runs postsuper, which
+        // (as user postfix) logs a warning about the half-written queue file itself into
+        // the log file, and gives up the whole start if it cannot open it.
+        let log_file = self.log_path();
+        if log_file.exists() {
+            let _ = fs::set_permissions(&log_file, fs::Permissions::from_mode(0o666));
+        }
         // stdout/stderr to a file, never to a pipe: the daemon could keep a pipe open.
         let status = Command::new(POSTFIX_BIN)
             .arg("-c")
