@@ -116,8 +116,8 @@ fn in_flight(daemon: &Daemon) -> Vec<i64> {
 /// Waits until all `n` requests are stored, no acknowledgement is pending (every one done,
 /// or parked) and no IMAP keyword job either; then until Postfix has delivered everything.
 fn wait_settled(daemon: &Daemon, stack: &Stack, n: usize, timeout: Duration) {
-    daemon.wait("every request stored and acknowledged", timeout, || {
-        (stored(daemon) == n as i64
+    let settled = || {
+        stored(daemon) == n as i64
             && count(
                 daemon,
                 "SELECT count(*) FROM outbox WHERE status = 'pending'",
@@ -125,9 +125,21 @@ fn wait_settled(daemon: &Daemon, stack: &Stack, n: usize, timeout: Duration) {
             && count(
                 daemon,
                 "SELECT count(*) FROM outbox WHERE kind = 'acknowledgement'",
-            ) == n as i64)
-            .then_some(())
-    });
+            ) == n as i64
+    };
+    let deadline = Instant::now() + timeout;
+    while !settled() {
+        if Instant::now() > deadline {
+            panic!(
+                "not settled after {timeout:?}: {} of {n} requests stored; outbox {}\n\
+                 --- warnings and errors of postdesk (distinct, last 20):\n{}",
+                stored(daemon),
+                outbox_summary(daemon),
+                distinct_problems(daemon).join("\n")
+            );
+        }
+        std::thread::sleep(POLL);
+    }
     // Postfix's own retry schedule is not under test: what it deferred while Dovecot was
     // down is tried again now rather than at its next retry.
     let deadline = Instant::now() + ARRIVAL;
@@ -140,6 +152,49 @@ fn wait_settled(daemon: &Daemon, stack: &Stack, n: usize, timeout: Duration) {
         stack.postfix.flush();
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Outbox rows by kind and status, and the next pending ones with their last error.
+fn outbox_summary(daemon: &Daemon) -> String {
+    let Some(db) = daemon.db() else {
+        return "(no database)".into();
+    };
+    let rows = |sql: &str| -> Vec<String> {
+        let mut stmt = db.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let counts =
+        rows("SELECT kind || ' ' || status || ': ' || count(*) FROM outbox GROUP BY kind, status");
+    let pending = rows(
+        "SELECT id || ' ' || kind || ' attempts ' || attempts || ', due in ' \
+         || (due_at - CAST(strftime('%s', 'now') AS INTEGER)) || ' s: ' \
+         || coalesce(last_error, '') FROM outbox WHERE status = 'pending' \
+         ORDER BY due_at LIMIT 5",
+    );
+    format!("{}; pending: {}", counts.join(", "), pending.join(" | "))
+}
+
+/// The distinct WARN and ERROR messages of the daemon's log (without time stamps, and
+/// with customers, rows and delays blanked so that the same problem shows once).
+fn distinct_problems(daemon: &Daemon) -> Vec<String> {
+    let log = std::fs::read_to_string(daemon.path("postdesk.log")).unwrap_or_default();
+    let colours = regex::Regex::new(r"\x1b\[[0-9;]*m").unwrap();
+    let details = regex::Regex::new(r"cust\+c\d+|outbox=\d+|\d+s\b").unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let plain = colours.replace_all(line, "");
+        if let Some(at) = plain.find(" WARN ").or_else(|| plain.find(" ERROR ")) {
+            let message = details.replace_all(&plain[at..], "…").to_string();
+            if !seen.contains(&message) {
+                seen.push(message);
+            }
+        }
+    }
+    let skip = seen.len().saturating_sub(20);
+    seen.split_off(skip)
 }
 
 /// Every request stored exactly once and each its own ticket.
