@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::clock::SystemClock;
 use crate::config::{self, Config, ConfigError};
 use crate::ingest::{Filed, Incoming, Ingester, Origin, Status, Summary};
+use crate::report::text::clip;
 use crate::source;
 use crate::store::Store;
 use crate::store::views::{self, TicketFilter, TicketView};
@@ -840,14 +841,4 @@ fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
 
 fn short_time(rfc3339: &str) -> String {
     rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
-}
-
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
-    } else {
-        let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
-        clipped.push('…');
-        clipped
-    }
 }

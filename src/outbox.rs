@@ -164,29 +164,18 @@ async fn send_round(
                     rows::mark_retry(store.connection(), job.id, now + delay, &reason)
                 })?;
             }
-            // Like a crash in the middle of the transaction: parked for an operator, as
-            // `rows::park_interrupted` does, never sent again by itself.
-            Err(error @ SmtpError::Uncertain(_)) => {
-                let reason = format!(
-                    "delivery uncertain: {error}, for <{message_id}>; not resent to avoid a \
-                     duplicate. Check the recipient's mailbox, then `postdesk outbox retry {}` \
-                     if it never arrived",
-                    job.id
-                );
-                tracing::error!(
-                    outbox = job.id,
-                    "{} to {}: {reason}",
-                    job.kind,
-                    job.recipient
-                );
-                shared.write(|store| {
-                    let tx = store.transaction()?;
-                    rows::mark_failed(&tx, &job, now, &reason)?;
-                    tx.commit()
-                })?;
-            }
             Err(error) => {
-                let reason = format!("{error} (attempt {})", job.attempts + 1);
+                let reason = match error {
+                    // Like a crash in the middle of the transaction: parked for an operator,
+                    // as `rows::park_interrupted` does, never sent again by itself.
+                    SmtpError::Uncertain(_) => format!(
+                        "delivery uncertain: {error}, for <{message_id}>; not resent to avoid a \
+                         duplicate. Check the recipient's mailbox, then `postdesk outbox retry {}` \
+                         if it never arrived",
+                        job.id
+                    ),
+                    _ => format!("{error} (attempt {})", job.attempts + 1),
+                };
                 tracing::error!(
                     outbox = job.id,
                     "{} to {} failed: {reason}",

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use jiff::tz::TimeZone;
 
-use super::text::{duration, local, percent, printable};
+use super::text::{clip, duration, local, percent, printable};
 use super::{Bucket, Report};
 
 const MET: &str = "#2e7d32";
@@ -266,16 +266,6 @@ fn label(out: &mut String, x: f64, y: f64, anchor: &str, text: &str) -> std::fmt
         "<text x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\">{}</text>",
         esc(text)
     )
-}
-
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
-    } else {
-        let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
-        clipped.push('…');
-        clipped
-    }
 }
 
 /// Met (green) and missed (red) per queue, and for all of them.

@@ -203,7 +203,8 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-fn clip(text: &str, width: usize) -> String {
+/// At most `width` characters, the last one `…` when the text was cut.
+pub fn clip(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_string()
     } else {
