@@ -90,14 +90,7 @@ async fn check_imap(mailbox: &Mailbox, imap: &Imap) -> Result<String, String> {
             Err(error) => missing.push(format!("cannot open folder {folder}: {error}")),
         }
     }
-    timed("LOGOUT", async {
-        session
-            .logout()
-            .await
-            .map_err(ImapError::protocol("LOGOUT"))
-    })
-    .await
-    .ok();
+    imap::logout(&mut session).await;
     let mut report = vec!["login OK".to_string()];
     report.extend(found);
     if missing.is_empty() {

@@ -74,6 +74,18 @@ pub async fn timed<T>(
         })
 }
 
+/// Says goodbye to the server; a session that cannot is dropped all the same.
+pub async fn logout(session: &mut Session) {
+    timed("LOGOUT", async {
+        session
+            .logout()
+            .await
+            .map_err(ImapError::protocol("LOGOUT"))
+    })
+    .await
+    .ok();
+}
+
 /// The account's password, read fresh at every login so that a rotated secret is picked
 /// up.
 pub fn password(imap: &Imap) -> Result<String, ImapError> {

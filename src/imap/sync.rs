@@ -131,14 +131,7 @@ async fn session_loop(
             }
         }
     }
-    timed("LOGOUT", async {
-        session
-            .logout()
-            .await
-            .map_err(ImapError::protocol("LOGOUT"))
-    })
-    .await
-    .ok();
+    super::logout(&mut session).await;
     Ok(())
 }
 
