@@ -335,12 +335,11 @@ imap = {{ host = "127.0.0.1", port = {imap}, tls = "none", user = "{user}", pass
     /// Mail rows (acknowledgements, warnings, notices, relayed mail) that are due and not
     /// finished.
     pub fn pending_mail(&self) -> Option<i64> {
-        self.count(
-            "SELECT count(*) FROM outbox WHERE status = 'pending'
-             AND kind IN ('acknowledgement', 'warning', 'breach_notice', 'relay_forward',
-                          'relay_answer', 'agent_notice')
+        self.count(&format!(
+            "SELECT count(*) FROM outbox WHERE status = 'pending' AND kind IN {}
              AND due_at <= CAST(strftime('%s', 'now') AS INTEGER)",
-        )
+            postdesk::store::outbox::MAIL_KINDS
+        ))
     }
 }
 
