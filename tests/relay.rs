@@ -184,6 +184,62 @@ fn commands_apply_together_and_the_rest_is_relayed() {
     assert_eq!(agent_rows(&desk, reference).len(), before);
 }
 
+/// Moving a waiting ticket to a queue with a shorter target makes the customer's wait due by
+/// that queue's target, counted from when they started waiting, not from the move.
+#[test]
+fn a_queue_move_counts_the_wait_against_the_new_queues_target() {
+    let text = std::fs::read_to_string(fixture_path("postdesk.toml"))
+        .unwrap()
+        .replace(
+            "[[queue]]\nname = \"technical\"\n",
+            "[[queue]]\nname = \"technical\"\nresponse_target = \"4h\"\n",
+        );
+    assert!(
+        text.contains("response_target = \"4h\""),
+        "fixture config changed"
+    );
+    let mut desk =
+        Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap());
+    let reference = billing_request(&mut desk);
+    let due = |desk: &Desk| -> (i64, i64, i64) {
+        desk.store
+            .connection()
+            .query_row(
+                "SELECT waiting_since, warn_at, due_at FROM tickets WHERE id = ?1 - 999",
+                [reference],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let (since, _, billing_due) = due(&desk);
+    let to = secret_address(&desk, reference);
+    desk.ingest(&agent_reply(
+        reference,
+        &to,
+        "anna-move",
+        "#queue technical\r\n",
+    ));
+    let ticket = desk.ticket(reference).ticket;
+    assert_eq!(ticket.queue, "technical");
+    assert_eq!(ticket.status, "new", "a move alone answers nobody");
+    let (moved_since, warn_at, moved_due) = due(&desk);
+    assert_eq!(moved_since, since, "the wait keeps its start");
+    // Filed Monday 10:00 Kyiv (the test clock), inside working hours: four working hours
+    // later is 14:00 the same day, the warning at three (75%).
+    assert_eq!(
+        moved_due - since,
+        4 * 3600,
+        "due by the technical queue's 4h target"
+    );
+    assert_eq!(warn_at - since, 3 * 3600);
+    assert!(
+        moved_due < billing_due,
+        "{moved_due} vs billing's {billing_due}"
+    );
+    let events = desk.event_types(reference);
+    assert!(events.contains(&"queue_changed".to_string()), "{events:?}");
+}
+
 #[test]
 fn a_note_is_stored_and_never_sent() {
     let mut desk = relay_desk();

@@ -5,6 +5,7 @@
 //! secret is refused: filed as an outside message on a quarantine ticket, and the real
 //! agent is told. Pure decisions; the outbox writes and sends the mail.
 
+use jiff::Timestamp;
 use serde_json::json;
 
 use super::commands::{self, Command};
@@ -13,7 +14,7 @@ use crate::config::{Config, QueueMode};
 use crate::ingest::parse::Parsed;
 use crate::ingest::thread::{self, Via};
 use crate::ingest::{
-    MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, WaitingChange,
+    MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting, WaitingChange,
 };
 use crate::store::reference;
 
@@ -134,10 +135,23 @@ pub fn desk_mail(
             }
             Command::Queue(queue) => {
                 desk.update.queue = Some(queue.clone());
-                desk.events.push((
-                    "queue_changed",
-                    format!("{} → {queue} by {agent}", state.queue),
-                ));
+                let mut detail = format!("{} → {queue} by {agent}", state.queue);
+                // The customer has waited since `since` whichever queue holds the ticket; the
+                // new queue's target and calendar decide when that wait is due.
+                if let (Some(since), Some(target)) = (
+                    state
+                        .waiting_since
+                        .and_then(|s| Timestamp::from_second(s).ok()),
+                    config.queue(queue),
+                ) {
+                    let waiting = Waiting::start(target, since);
+                    desk.update.waiting = WaitingChange::Start(waiting);
+                    detail.push_str(&format!(
+                        "; response now due {}",
+                        crate::report::text::local(waiting.due_at, &target.calendar.timezone)
+                    ));
+                }
+                desk.events.push(("queue_changed", detail));
             }
             Command::Priority(priority) => {
                 desk.update.priority = Some(priority.as_str());

@@ -283,16 +283,17 @@ pub struct Waiting {
 }
 
 impl Waiting {
-    fn start(queue: &crate::config::Queue, now: Timestamp) -> Waiting {
+    /// A waiting period that began at `since`, against `queue`'s target and calendar.
+    pub fn start(queue: &crate::config::Queue, since: Timestamp) -> Waiting {
         let target = queue.policy.response_target;
         let warning = crate::config::Span {
             length: target.length.mul_f64(queue.policy.warn_at),
             ..target
         };
         Waiting {
-            since: now.as_second(),
-            warn_at: sla::add(&queue.calendar, now, warning).as_second(),
-            due_at: sla::add(&queue.calendar, now, target).as_second(),
+            since: since.as_second(),
+            warn_at: sla::add(&queue.calendar, since, warning).as_second(),
+            due_at: sla::add(&queue.calendar, since, target).as_second(),
         }
     }
 }
