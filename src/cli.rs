@@ -80,6 +80,10 @@ enum Command {
         reference: String,
         #[arg(long)]
         json: bool,
+        /// Write the ticket's messages as they arrived, oldest first, as an mbox (mboxrd) to
+        /// stdout: for a mail client, an archive or a colleague
+        #[arg(long, conflicts_with = "json")]
+        mbox: bool,
     },
     /// Everything a customer wrote and what happened since
     Customer {
@@ -374,13 +378,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ticket { reference, json } => {
+        Command::Ticket {
+            reference,
+            json,
+            mbox,
+        } => {
             let number: i64 = reference.trim_start_matches('#').parse().map_err(|_| {
                 UsageError::Invalid(format!(
                     "\"{reference}\" is not a ticket reference like 1042"
                 ))
             })?;
             let store = open_store(&config)?;
+            if mbox {
+                write_ticket_mbox(store.connection(), number)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let Some(detail) = views::ticket_detail(store.connection(), number)? else {
                 bail!("no ticket #{number}");
             };
@@ -764,6 +776,22 @@ fn print_ticket_table(tickets: &[TicketView]) -> Result<()> {
         )?;
     }
     writeln!(out, "{} ticket(s)", tickets.len())?;
+    Ok(())
+}
+
+/// `postdesk ticket REF --mbox`: each message as it arrived, read and written one at a time.
+fn write_ticket_mbox(conn: &rusqlite::Connection, number: i64) -> Result<()> {
+    let Some(rows) = views::message_rows(conn, number)? else {
+        bail!("no ticket #{number}");
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for row in rows {
+        let message = views::original(conn, row)?;
+        let at = jiff::Timestamp::from_second(message.received_at).unwrap_or_default();
+        source::write_mbox_message(&mut out, message.sender.as_deref(), at, &message.raw)
+            .context("writing the mbox to stdout")?;
+    }
+    out.flush().context("writing the mbox to stdout")?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! Local sources for `postdesk ingest`: .eml files, Maildir folders, mbox files and stdin.
 //! Each yields raw messages with a location; a file that cannot be read is reported and the
-//! rest carry on.
+//! rest carry on. The mbox writer of `postdesk ticket --mbox` is here too, beside the reader
+//! whose quoting it mirrors.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// One message read from a source, or why it could not be read.
@@ -132,6 +133,35 @@ fn read_mbox(path: &Path, sink: &mut dyn FnMut(Item)) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends one message to an mbox in the mboxrd form [`read_mbox`] reads: a `From ` line
+/// with the envelope sender and the time in UTC, the message with every line that starts
+/// with `From ` after any number of `>` quoted by one more `>`, and a blank line. A message
+/// read back is byte for byte the one written, except that one not ending in a line break
+/// gains one.
+pub fn write_mbox_message(
+    out: &mut dyn Write,
+    sender: Option<&str>,
+    at: jiff::Timestamp,
+    raw: &[u8],
+) -> io::Result<()> {
+    // The separator line is ours: an address with a space or line break cannot break it.
+    let sender = sender
+        .filter(|s| !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace()))
+        .unwrap_or("MAILER-DAEMON");
+    writeln!(out, "From {sender} {}", at.strftime("%a %b %e %H:%M:%S %Y"))?;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let quotes = line.iter().take_while(|&&b| b == b'>').count();
+        if line[quotes..].starts_with(b"From ") {
+            out.write_all(b">")?;
+        }
+        out.write_all(line)?;
+    }
+    if !raw.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(b"\n")
+}
+
 /// The blank line before the next `From ` belongs to the mbox, not the message.
 fn trim_separator_blank(raw: &mut Vec<u8>) {
     if raw.ends_with(b"\r\n\r\n") {
@@ -178,6 +208,46 @@ mod tests {
         );
         assert_eq!(items[1].raw.as_ref().unwrap(), b"Subject: two\n\nsecond\n");
         assert!(items[1].location.ends_with("#2"));
+    }
+
+    #[test]
+    fn mbox_written_reads_back_byte_for_byte() {
+        let messages: [&[u8]; 5] = [
+            b"Subject: one\n\nFrom the start\n>From once quoted\n>>From twice\nFromage\n",
+            b"Subject: crlf\r\n\r\nFrom here\r\nlast line\r\n",
+            b"Subject: ends in a blank line\n\nbody\n\n",
+            b"From: sender line that is a header\nSubject: x\n\n>From\n",
+            b"Subject: no final line break\n\nbody",
+        ];
+        let at = jiff::Timestamp::from_second(1_763_283_600).unwrap();
+        let mut mbox = Vec::new();
+        for (i, raw) in messages.iter().enumerate() {
+            let sender = ["a@b.example", "", "spaced name@x", "c@d.example", "e@f"][i];
+            write_mbox_message(&mut mbox, Some(sender), at, raw).unwrap();
+        }
+        let text = String::from_utf8(mbox.clone()).unwrap();
+        assert!(
+            text.starts_with("From a@b.example Sun Nov 16 09:00:00 2025\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nFrom MAILER-DAEMON Sun Nov 16 09:00:00 2025\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ticket.mbox");
+        fs::write(&path, &mbox).unwrap();
+        let read: Vec<Vec<u8>> = collect(&path)
+            .into_iter()
+            .map(|item| item.raw.unwrap())
+            .collect();
+        assert_eq!(read.len(), messages.len());
+        for (i, raw) in messages.iter().enumerate().take(4) {
+            assert_eq!(
+                read[i],
+                *raw,
+                "message {i}: {:?}",
+                String::from_utf8_lossy(&read[i])
+            );
+        }
+        assert_eq!(read[4], b"Subject: no final line break\n\nbody\n");
     }
 
     #[test]

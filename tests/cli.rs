@@ -203,6 +203,61 @@ fn stdin_and_mbox_go_through_the_same_pipeline() {
     );
 }
 
+/// `ticket --mbox` gives back every message of the ticket exactly as it arrived, oldest
+/// first, in an mbox the project's own reader (and any mail client) splits correctly, even
+/// when a body line starts with "From ".
+#[test]
+fn a_ticket_exports_as_an_mbox_of_its_original_messages() {
+    let cli = Cli::new();
+    let mail = fixtures().join("mail");
+    let mut originals: Vec<Vec<u8>> = ["20-thread-root.eml", "21-thread-reply-inreplyto.eml"]
+        .iter()
+        .map(|name| std::fs::read(mail.join(name)).unwrap())
+        .collect();
+    originals.push(
+        b"From: Bob Stone <bob@client.example>\r\nTo: support@example.com\r\n\
+          Subject: Re: more\r\nMessage-ID: <thread-r9@client.example>\r\n\
+          In-Reply-To: <thread-root@client.example>\r\n\r\n\
+          From now on it works.\r\n>From the log:\r\n\r\nFrom Bob\r\n"
+            .to_vec(),
+    );
+    for (n, raw) in originals.iter().enumerate() {
+        let path = cli.dir.path().join(format!("{n}.eml"));
+        std::fs::write(&path, raw).unwrap();
+        let out = cli.run(&["ingest", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let tickets = cli.json(&["tickets", "--json"]);
+    assert_eq!(tickets.as_array().unwrap().len(), 1, "{tickets:#}");
+    let reference = tickets[0]["ref"].as_i64().unwrap().to_string();
+
+    let out = cli.run(&["ticket", &reference, "--mbox"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("From bob@client.example "));
+    let mbox = cli.dir.path().join("ticket.mbox");
+    std::fs::write(&mbox, &out.stdout).unwrap();
+    let mut read = Vec::new();
+    postdesk::source::read_path(&mbox, &mut |item| read.push(item.raw.unwrap())).unwrap();
+    assert_eq!(read.len(), originals.len());
+    for (n, (got, want)) in read.iter().zip(&originals).enumerate() {
+        assert!(
+            got == want,
+            "message {n} differs:\n{}",
+            String::from_utf8_lossy(got)
+        );
+    }
+
+    let out = cli.run(&["ticket", "999999", "--mbox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no ticket #999999"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli.run(&["ticket", &reference, "--mbox", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "--mbox and --json together");
+}
+
 #[test]
 fn unreadable_path_fails_the_run_but_not_the_others() {
     let cli = Cli::new();

@@ -145,6 +145,43 @@ pub struct TicketDetail {
     pub events: Vec<EventView>,
 }
 
+/// A stored message as it arrived.
+pub struct Original {
+    pub sender: Option<String>,
+    pub received_at: i64,
+    pub raw: Vec<u8>,
+}
+
+/// The rows of a ticket's messages, oldest first, for [`original`] to read one at a time (a
+/// ticket may carry large attachments); `None` when there is no such ticket.
+pub fn message_rows(conn: &Connection, reference: i64) -> rusqlite::Result<Option<Vec<i64>>> {
+    let id = ticket_of_reference(reference);
+    let exists = conn
+        .query_row("SELECT 1 FROM tickets WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    conn.prepare("SELECT id FROM messages WHERE ticket_id = ?1 ORDER BY received_at, id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()
+        .map(Some)
+}
+
+pub fn original(conn: &Connection, row: i64) -> rusqlite::Result<Original> {
+    conn.query_row(
+        "SELECT from_addr, received_at, raw FROM messages WHERE id = ?1",
+        [row],
+        |r| {
+            Ok(Original {
+                sender: r.get(0)?,
+                received_at: r.get(1)?,
+                raw: r.get(2)?,
+            })
+        },
+    )
+}
+
 pub fn ticket_detail(conn: &Connection, reference: i64) -> rusqlite::Result<Option<TicketDetail>> {
     let id = ticket_of_reference(reference);
     let Some(ticket) = conn
