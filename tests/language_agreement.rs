@@ -4,8 +4,10 @@
 //! parser and judged on the same sample whatlang sees. Where whatlang is too unsure to name
 //! a language (one-line replies) and the shortcut names one, the message is listed.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use postdesk::config::IngestLimits;
 use postdesk::ingest::language::{by_common_words, by_trigrams, sample};
@@ -101,7 +103,7 @@ fn load_messages() -> Vec<Message> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut paths = Vec::new();
     for dir in ["tests/corpus", "tests/replies", "fixtures/mail"] {
-        collect_files(&root.join(dir), &mut paths);
+        common::collect_files(&root.join(dir), &mut paths);
     }
     paths.sort();
     let limits = IngestLimits::default();
@@ -135,19 +137,4 @@ fn load_messages() -> Vec<Message> {
         }
     }
     messages
-}
-
-fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    let entries =
-        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-            .path();
-        if path.is_dir() {
-            collect_files(&path, into);
-        } else {
-            into.push(path);
-        }
-    }
 }

@@ -6,8 +6,10 @@
 //! `NAME.eml` (a whole message, read through postdesk's own parser) sits next to
 //! `NAME.expected.txt`, the visible text a person reading it would keep.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use postdesk::agents::quote::visible_text;
 use postdesk::config::IngestLimits;
@@ -83,7 +85,7 @@ fn replies_keep_only_the_visible_text() {
 /// Every `NAME.txt` / `NAME.eml` under `root` with its `NAME.expected.txt`, sorted by name.
 fn load_fixtures(root: &Path) -> Vec<Fixture> {
     let mut paths = Vec::new();
-    collect_files(root, &mut paths);
+    common::collect_files(root, &mut paths);
     paths.sort();
     let limits = IngestLimits::default();
     let mut fixtures = Vec::new();
@@ -130,21 +132,6 @@ fn load_fixtures(root: &Path) -> Vec<Fixture> {
         });
     }
     fixtures
-}
-
-fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    let entries =
-        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-            .path();
-        if path.is_dir() {
-            collect_files(&path, into);
-        } else {
-            into.push(path);
-        }
-    }
 }
 
 /// Only trailing whitespace on each line and blank lines around the text are ignored.

@@ -7,16 +7,20 @@ use common::{Desk, fixture_path};
 use postdesk::config::Config;
 use postdesk::ingest::Filed;
 
+/// The fixtures config with `from` replaced by `to`.
+fn desk_with_config_edit(from: &str, to: &str) -> Desk {
+    let text = std::fs::read_to_string(fixture_path("postdesk.toml")).unwrap();
+    assert!(text.contains(from), "fixture config changed: no {from:?}");
+    let text = text.replace(from, to);
+    Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap())
+}
+
 /// The fixtures config with the billing queue relaying.
 fn relay_desk() -> Desk {
-    let text = std::fs::read_to_string(fixture_path("postdesk.toml"))
-        .unwrap()
-        .replace(
-            "mode = \"observe\"                 # agents answer from their own client; postdesk watches",
-            "mode = \"relay\"",
-        );
-    assert!(text.contains("mode = \"relay\""), "fixture config changed");
-    Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap())
+    desk_with_config_edit(
+        "mode = \"observe\"                 # agents answer from their own client; postdesk watches",
+        "mode = \"relay\"",
+    )
 }
 
 fn raw(headers: &str, body: &str) -> Vec<u8> {
@@ -188,18 +192,10 @@ fn commands_apply_together_and_the_rest_is_relayed() {
 /// that queue's target, counted from when they started waiting, not from the move.
 #[test]
 fn a_queue_move_counts_the_wait_against_the_new_queues_target() {
-    let text = std::fs::read_to_string(fixture_path("postdesk.toml"))
-        .unwrap()
-        .replace(
-            "[[queue]]\nname = \"technical\"\n",
-            "[[queue]]\nname = \"technical\"\nresponse_target = \"4h\"\n",
-        );
-    assert!(
-        text.contains("response_target = \"4h\""),
-        "fixture config changed"
+    let mut desk = desk_with_config_edit(
+        "[[queue]]\nname = \"technical\"\n",
+        "[[queue]]\nname = \"technical\"\nresponse_target = \"4h\"\n",
     );
-    let mut desk =
-        Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap());
     let reference = billing_request(&mut desk);
     let due = |desk: &Desk| -> (i64, i64, i64) {
         desk.store

@@ -2,6 +2,7 @@
 //! dir, and a manual clock.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,6 +12,22 @@ use postdesk::config::Config;
 use postdesk::ingest::{Filed, Incoming, Ingester, Origin, Summary};
 use postdesk::store::views::{self, TicketDetail};
 use postdesk::store::{self, Store};
+
+/// Every file under `dir`, in every subfolder (in no particular order).
+pub fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    let entries =
+        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+            .path();
+        if path.is_dir() {
+            collect_files(&path, into);
+        } else {
+            into.push(path);
+        }
+    }
+}
 
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -361,17 +361,7 @@ impl Dovecot {
             return;
         }
         let acct = account();
-        let dir = self.folder_dir(user, folder);
-        for sub in ["cur", "new", "tmp"] {
-            mkdir(&dir.join(sub));
-        }
-        if !folder.eq_ignore_ascii_case("INBOX") {
-            let marker = dir.join("maildirfolder");
-            if !marker.exists() {
-                write(&marker, b"");
-            }
-        }
-        chown_tree(&self.maildir(user), acct.uid, acct.gid);
+        let dir = self.prepare_folder(user, folder);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         let mut names = Vec::with_capacity(raws.len());
         for (i, raw) in raws.iter().enumerate() {
@@ -628,7 +618,9 @@ impl Dovecot {
         }
     }
 
-    fn append_to_maildir(&self, user: &str, folder: &str, raw: &[u8]) {
+    /// The folder's Maildir, created (with its `maildirfolder` marker below INBOX) and owned
+    /// by the mail account.
+    fn prepare_folder(&self, user: &str, folder: &str) -> PathBuf {
         let acct = account();
         let dir = self.folder_dir(user, folder);
         for sub in ["cur", "new", "tmp"] {
@@ -641,6 +633,12 @@ impl Dovecot {
             }
         }
         chown_tree(&self.maildir(user), acct.uid, acct.gid);
+        dir
+    }
+
+    fn append_to_maildir(&self, user: &str, folder: &str, raw: &[u8]) {
+        let acct = account();
+        let dir = self.prepare_folder(user, folder);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(
