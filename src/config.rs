@@ -406,6 +406,11 @@ pub struct IngestLimits {
     pub max_header_lines: usize,
     /// How far back a same-sender, same-subject message may join a ticket.
     pub thread_window: Duration,
+    /// How long after a ticket was closed its agent address still takes commands.
+    pub agent_token_lifetime: Duration,
+    /// RFC 8601 authserv-ids of the desk's own mail servers, whose `Authentication-Results`
+    /// prove an agent's `From:` in observe queues.
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 impl Default for IngestLimits {
@@ -414,6 +419,8 @@ impl Default for IngestLimits {
             max_message_bytes: 50 * 1024 * 1024,
             max_header_lines: 2000,
             thread_window: Duration::from_secs(14 * 86_400),
+            agent_token_lifetime: Duration::from_secs(30 * 86_400),
+            trusted_authserv_ids: Vec::new(),
         }
     }
 }
@@ -724,6 +731,9 @@ struct RawIngest {
     max_message_bytes: Option<usize>,
     max_header_lines: Option<usize>,
     thread_window: Option<String>,
+    agent_token_lifetime: Option<String>,
+    #[serde(default)]
+    trusted_authserv_ids: Vec<String>,
 }
 
 impl RawConfig {
@@ -945,6 +955,23 @@ impl RawConfig {
                 limits.thread_window
             }
         };
+        let agent_token_lifetime =
+            match self.ingest.agent_token_lifetime.as_deref().map(Span::parse) {
+                None => limits.agent_token_lifetime,
+                Some(Ok(span)) => span.length,
+                Some(Err(e)) => {
+                    problems.add("ingest.agent_token_lifetime", e);
+                    limits.agent_token_lifetime
+                }
+            };
+        for id in &self.ingest.trusted_authserv_ids {
+            if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';') {
+                problems.add(
+                    "ingest.trusted_authserv_ids",
+                    format!("\"{id}\" is not an authserv-id: give the host name your mail server writes first in its Authentication-Results header"),
+                );
+            }
+        }
         let ingest = IngestLimits {
             max_message_bytes: self
                 .ingest
@@ -955,6 +982,8 @@ impl RawConfig {
                 .max_header_lines
                 .unwrap_or(limits.max_header_lines),
             thread_window,
+            agent_token_lifetime,
+            trusted_authserv_ids: self.ingest.trusted_authserv_ids,
         };
 
         Config {

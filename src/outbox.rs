@@ -124,7 +124,7 @@ async fn send_round(
                 let tx = store.transaction()?;
                 rows::mark_sending(&tx, job.id, shared.clock.now().as_second(), &message_id)?;
                 if let Some(ticket) = job.ticket {
-                    store::remember_message_id(&tx, &message_id, ticket)?;
+                    store::remember_message_id(&tx, &message_id, ticket, "", Some(&job.recipient))?;
                 }
                 tx.commit()
             });
@@ -372,10 +372,15 @@ fn prepare_agent_mail(
     let field = |key: &str| job.payload.get(key).and_then(|v| v.as_str()).unwrap_or("");
     let tag = config.ticket_tag.format(store::reference(facts.id));
     let desk_name = mailbox.display_name.as_deref().unwrap_or("");
-    let secret_address = facts
+    // The customer's reply address (threads, grants nothing else) and, in forwards only,
+    // the agents' command address: two secrets, so that one never validates as the other.
+    let reply_address = facts
         .token
         .as_deref()
         .map(|token| token_address(&mailbox.address, token));
+    let agent_address = Some(field("agent_token"))
+        .filter(|token| !token.is_empty())
+        .map(|token| plus_address(&mailbox.address, "a", token));
     let message_id = new_message_id(job, &mailbox.address);
     let prepared = match job.kind.as_str() {
         "relay_forward" => {
@@ -423,7 +428,7 @@ fn prepare_agent_mail(
                     from_name: &from_name,
                     from: &mailbox.address,
                     to: &job.recipient,
-                    reply_to: secret_address.as_deref(),
+                    reply_to: agent_address.as_deref(),
                     subject: &subject,
                     body: &body,
                     message_id: &message_id,
@@ -438,7 +443,7 @@ fn prepare_agent_mail(
                 Some(dedup_key) => rows::thread_of(conn, &dedup_key)?,
                 None => Vec::new(),
             };
-            let reply_to = secret_address.as_deref().filter(|_| mailbox.reply_token);
+            let reply_to = reply_address.as_deref().filter(|_| mailbox.reply_token);
             compose(
                 &Outgoing {
                     from_name: desk_name,
@@ -481,8 +486,13 @@ fn prepare_agent_mail(
 
 /// `support@example.com` + token → `support+t.<token>@example.com`.
 pub fn token_address(address: &str, token: &str) -> String {
+    plus_address(address, "t", token)
+}
+
+/// `support@example.com` → `support+<marker>.<token>@example.com`.
+fn plus_address(address: &str, marker: &str, token: &str) -> String {
     match address.split_once('@') {
-        Some((local, domain)) => format!("{local}+t.{token}@{domain}"),
+        Some((local, domain)) => format!("{local}+{marker}.{token}@{domain}"),
         None => address.to_string(),
     }
 }

@@ -135,15 +135,29 @@ fn requests_follow_ups_and_agent_replies() {
         "one acknowledgement per ticket"
     );
 
-    // Anna (an agent) answers from her own client, replying to Alice's message.
-    let answer = mail(
+    // Mail in Anna's name that Alice never got is no answer to Alice: it is quarantined
+    // and her clock keeps running.
+    let not_to_alice = mail(
         "Anna <anna@example.com>",
         "Re: Cannot log in to my account",
         "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Solved, closing.",
+    );
+    assert_ne!(desk.ingest(&not_to_alice), request);
+    assert_eq!(desk.ticket(request).ticket.status, "new");
+    assert_eq!(desk.pending_acks(request), 1);
+
+    // Anna (an agent) answers from her own client, replying to Alice's message, the desk
+    // in copy.
+    let answer = mail(
+        "Anna <anna@example.com>",
+        "Re: Cannot log in to my account",
+        "Cc: alice@customer.example\r\nIn-Reply-To: <req-alice-1@customer.example>\r\n",
         "Hi Alice, we reset your password.",
     );
     assert_eq!(desk.ingest(&answer), request);
     let ticket = desk.ticket(request);
+    assert_eq!(ticket.messages.len(), 3);
     assert_eq!(ticket.messages[2].kind, "agent_reply");
     assert_eq!(ticket.ticket.status, "answered");
     assert!(ticket.ticket.first_response_at.is_some());
@@ -318,15 +332,27 @@ fn replies_to_our_own_sent_mail_thread() {
         desk.store.connection(),
         "ack-1@postdesk.example.com",
         postdesk::store::ticket_of_reference(root),
+        "",
+        Some("bob@client.example"),
     )
     .unwrap();
     let reply = mail(
-        "someone.else@client.example",
+        "bob@client.example",
         "Re: We received your request",
         "In-Reply-To: <ack-1@postdesk.example.com>\r\n",
         "Thanks",
     );
     assert_eq!(desk.ingest(&reply), root);
+
+    // The acknowledgement went to Bob: someone who only saw its Message-ID gets a ticket
+    // of their own.
+    let borrowed = mail(
+        "someone.else@elsewhere.example",
+        "Re: We received your request (2)",
+        "In-Reply-To: <ack-1@postdesk.example.com>\r\n",
+        "Thanks",
+    );
+    assert_ne!(desk.ingest(&borrowed), root);
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn agent_reply(reference: i64, to: &str, id: &str, body: &str) -> Vec<u8> {
 }
 
 fn secret_address(desk: &Desk, reference: i64) -> String {
-    format!("support+t.{}@example.com", desk.token(reference))
+    format!("support+a.{}@example.com", desk.agent_token(reference))
 }
 
 /// (kind, recipient, payload) of a ticket's outbox mail rows other than acknowledgements.
@@ -352,15 +352,35 @@ fn a_spoofed_agent_without_the_token_is_an_outside_message() {
     assert_eq!(desk.ticket(reference).ticket.status, "new");
 }
 
-#[test]
-fn an_answer_sent_to_the_customer_with_the_desk_in_copy_is_observed() {
-    let mut desk = relay_desk();
-    let reference = billing_request(&mut desk);
-    desk.ingest(&raw(
-        "From: Anna Koval <anna@example.com>\r\nTo: alice@customer.example\r\n\
-         Cc: support@example.com\r\nSubject: Re: Refund for invoice 2211\r\n\
-         Message-ID: <anna-direct@example.com>\r\nIn-Reply-To: <refund-1@customer.example>\r\n",
+/// Relay desk whose mail server (`mx.example.com`) stamps `Authentication-Results`.
+fn authenticating_relay_desk() -> Desk {
+    let text = std::fs::read_to_string(fixture_path("postdesk.toml"))
+        .unwrap()
+        .replace(
+            "mode = \"observe\"                 # agents answer from their own client; postdesk watches",
+            "mode = \"relay\"",
+        );
+    let text = format!("{text}\n[ingest]\ntrusted_authserv_ids = [\"mx.example.com\"]\n");
+    Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap())
+}
+
+fn direct_answer(authentication: &str) -> Vec<u8> {
+    raw(
+        &format!(
+            "{authentication}From: Anna Koval <anna@example.com>\r\nTo: alice@customer.example\r\n\
+             Cc: support@example.com\r\nSubject: Re: Refund for invoice 2211\r\n\
+             Message-ID: <anna-direct@example.com>\r\nIn-Reply-To: <refund-1@customer.example>\r\n"
+        ),
         "Refunded today.",
+    )
+}
+
+#[test]
+fn an_authenticated_answer_sent_to_the_customer_with_the_desk_in_copy_is_observed() {
+    let mut desk = authenticating_relay_desk();
+    let reference = billing_request(&mut desk);
+    desk.ingest(&direct_answer(
+        "Authentication-Results: mx.example.com; dkim=pass header.d=example.com; dmarc=pass header.from=example.com\r\n",
     ));
     let ticket = desk.ticket(reference).ticket;
     assert_eq!(ticket.status, "answered");
@@ -370,6 +390,31 @@ fn an_answer_sent_to_the_customer_with_the_desk_in_copy_is_observed() {
             .any(|(kind, _, _)| kind != "relay_forward"),
         "observed, not relayed"
     );
+}
+
+#[test]
+fn an_unproven_copy_of_an_answer_does_not_answer_a_relay_ticket() {
+    // No trusted server configured, or one that vouches for nothing, or a stamp of a
+    // server the desk does not trust: all only say the mail is Anna's.
+    for (mut desk, authentication) in [
+        (relay_desk(), ""),
+        (authenticating_relay_desk(), ""),
+        (
+            authenticating_relay_desk(),
+            "Authentication-Results: mx.example.com; dkim=fail header.d=example.com; dmarc=fail header.from=example.com\r\n",
+        ),
+        (
+            authenticating_relay_desk(),
+            "Authentication-Results: evil.example; dmarc=pass header.from=example.com\r\n",
+        ),
+    ] {
+        let reference = billing_request(&mut desk);
+        assert_ne!(desk.ingest(&direct_answer(authentication)), reference);
+        quarantine(&desk);
+        let ticket = desk.ticket(reference).ticket;
+        assert_eq!(ticket.status, "new", "{authentication}");
+        assert!(ticket.due_at.is_some(), "the clock still runs");
+    }
 }
 
 #[test]

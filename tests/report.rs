@@ -18,6 +18,17 @@ const HOSTILE_SUBJECT: &str = "<script>document.documentElement.setAttribute('da
 
 const AGENT: &str = "Anna <anna@example.com>";
 
+/// Anna's answer to `customer`, the desk in copy (how an observed answer arrives).
+fn answer(customer: &str, subject: &str, id: &str, parent: Option<&str>) -> Vec<u8> {
+    let raw = String::from_utf8(mail(AGENT, subject, id, parent)).unwrap();
+    raw.replacen(
+        "To: support@example.com",
+        &format!("To: {customer}\r\nCc: support@example.com"),
+        1,
+    )
+    .into_bytes()
+}
+
 fn mail(from: &str, subject: &str, id: &str, in_reply_to: Option<&str>) -> Vec<u8> {
     let threading = in_reply_to
         .map(|p| format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"))
@@ -59,15 +70,15 @@ fn filled_desk() -> (Desk, [i64; 4]) {
         None,
     ));
     desk.clock.set(at(2));
-    desk.ingest(&mail(
-        AGENT,
+    desk.ingest(&answer(
+        "alice@customer.example",
         "Re: Cannot log in to my account",
         "answer-alice@example.com",
         Some("req-alice-1@customer.example"),
     ));
     desk.clock.set(at(30));
-    desk.ingest(&mail(
-        AGENT,
+    desk.ingest(&answer(
+        "henry@smallbiz.example",
         "Re: Invoice INV-2026-118 is wrong",
         "answer-henry@example.com",
         Some("3E8D1A4B-6C2F-4B7E-9A05-D1F2E3C4B5A6@smallbiz.example"),

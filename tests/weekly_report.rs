@@ -212,12 +212,14 @@ fn weekly_report_mail_goes_out_once_per_week_through_postfix() {
         &config,
         &mut store,
         &clock,
+        // The desk's answer to Alice, a copy in the support mailbox.
         mail(
             "support@desk.example",
             "Re: Cannot log in",
             "r1@desk.example",
             Some("a1@customer.example"),
-        ),
+        )
+        .replacen("To: support@desk.example", "To: alice@customer.example", 1),
     );
 
     // Monday 16 November, 07:59:50 in Kyiv (05:59:50 UTC): the first run only remembers

@@ -33,43 +33,106 @@ pub enum AgentMail {
     Usual,
 }
 
-/// Tells agents' desk mail from the rest. `ticket` and `via` are what threading found.
-pub fn recognise(
-    parsed: &Parsed,
-    config: &Config,
-    ticket: Option<TicketId>,
-    via: Option<Via>,
-    state: Option<&TicketState>,
-) -> AgentMail {
-    if let (Some(ticket), Some(Via::ReplyToken)) = (ticket, via) {
+/// What threading found for mail in the team's name (a configured agent's address or the
+/// desk's own), and what could prove it is theirs.
+#[derive(Debug)]
+pub struct Claim<'a> {
+    /// The ticket the mail may join, and how it was found.
+    pub found: Option<(TicketId, Via)>,
+    /// The ticket it threads to or names (also one it may not join).
+    pub reached: Option<TicketId>,
+    /// The state of `reached`.
+    pub state: Option<&'a TicketState>,
+    /// A trusted server's `Authentication-Results` vouches for the `From:` address.
+    pub authenticated: bool,
+    pub now: i64,
+}
+
+/// Tells the team's own mail from mail that only says it is theirs. A `From:` line proves
+/// nothing: in a relay queue only the ticket's agent address does (an HMAC the relay
+/// forward alone carries), in an observe queue the Sent folder (decided before this), a
+/// trusted `Authentication-Results`, or, with no trusted server configured, a copy that
+/// was at least addressed to the ticket's customer.
+pub fn recognise(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> AgentMail {
+    let refused = |reason: String, ticket| AgentMail::Refused { reason, ticket };
+    if let Some((ticket, Via::AgentToken)) = claim.found {
+        if let Some(state) = claim.state
+            && let Some(closed_at) = state.closed_at.filter(|_| state.status == Status::Closed)
+        {
+            let lifetime = config.ingest.agent_token_lifetime.as_secs() as i64;
+            if claim.now.saturating_sub(closed_at) > lifetime {
+                return refused(
+                    format!(
+                        "ticket {} was closed {}, and a closed ticket's agent address takes no commands after ingest.agent_token_lifetime ({} days); write to the customer directly",
+                        config.ticket_tag.format(reference(ticket)),
+                        crate::store::views::rfc3339(closed_at),
+                        lifetime / 86_400
+                    ),
+                    Some(ticket),
+                );
+            }
+        }
         return AgentMail::ToDesk(ticket);
     }
-    let to_token_address = parsed
-        .recipients()
-        .any(|r| config.is_own_address(r) && thread::reply_token(r).is_some());
-    if to_token_address {
-        return AgentMail::Refused {
-            reason: "the reply address it was sent to belongs to no ticket (the token in it is wrong or was altered)".into(),
-            ticket,
-        };
+    let to_own = |token: fn(&str) -> Option<&str>| {
+        parsed
+            .recipients()
+            .any(|r| config.is_own_address(r) && token(r).is_some())
+    };
+    if to_own(thread::agent_token) {
+        return refused(
+            "the agent address it was sent to is not valid for this sender (wrong or altered, or the sender is not an agent of the desk)".into(),
+            claim.reached,
+        );
     }
-    let (Some(ticket), Some(state)) = (ticket, state) else {
+    let reply_token_used = matches!(claim.found, Some((_, Via::ReplyToken)));
+    if !reply_token_used && to_own(thread::reply_token) {
+        return refused(
+            "the reply address it was sent to belongs to no ticket (the token in it is wrong or was altered)".into(),
+            claim.reached,
+        );
+    }
+    let (Some(ticket), Some(state)) = (claim.reached, claim.state) else {
         return AgentMail::Usual;
     };
+    let tag = config.ticket_tag.format(reference(ticket));
     let relayed = config
         .queue(&state.queue)
         .is_some_and(|q| q.mode == QueueMode::Relay);
+    let trusting = !config.ingest.trusted_authserv_ids.is_empty();
     let to_customer = parsed
         .recipients()
         .any(|r| r.eq_ignore_ascii_case(&state.customer));
-    if relayed && !to_customer {
-        return AgentMail::Refused {
-            reason: format!(
-                "it was sent to the desk without the secret reply address of ticket {}, so it cannot be told from a forged sender; reply to the forwarded mail itself (its Reply-To address)",
-                config.ticket_tag.format(reference(ticket))
+    let proven = claim.found.is_some() && trusting && claim.authenticated && to_customer;
+    if relayed && !proven {
+        return refused(
+            format!(
+                "it was sent to the desk without the agent address of ticket {tag}, so it cannot be told from a forged sender; reply to the forwarded mail itself (its Reply-To address)"
             ),
-            ticket: Some(ticket),
-        };
+            Some(ticket),
+        );
+    }
+    if claim.found.is_none() {
+        // Named a ticket it may not join: the agent's own mail, filed as any mail is.
+        return AgentMail::Usual;
+    }
+    if trusting && !claim.authenticated {
+        return refused(
+            format!(
+                "no Authentication-Results of the desk's mail server ({}) vouches for the sender, so it cannot be told from a forged sender and does not count as the answer to ticket {tag}",
+                config.ingest.trusted_authserv_ids.join(", ")
+            ),
+            Some(ticket),
+        );
+    }
+    if !to_customer {
+        return refused(
+            format!(
+                "it was not sent to the customer {} of ticket {tag}, so it is no answer to them",
+                state.customer
+            ),
+            Some(ticket),
+        );
     }
     AgentMail::Usual
 }

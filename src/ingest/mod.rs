@@ -4,6 +4,7 @@
 //! lookups → a [`Decision`]); [`Ingester`] is the edge that applies decisions to the store in
 //! batched transactions.
 
+pub mod authres;
 pub mod classify;
 pub mod language;
 pub mod parse;
@@ -31,8 +32,12 @@ pub type TicketId = i64;
 pub trait Lookup {
     /// The ticket holding a message with this deduplication key.
     fn ticket_by_dedup_key(&self, key: &str) -> rusqlite::Result<Option<TicketId>>;
+    /// The ticket of a customer reply token (`+t.`).
     fn ticket_by_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>>;
-    fn ticket_by_message_id(&self, message_id: &str) -> rusqlite::Result<Option<TicketId>>;
+    /// The ticket of a valid agent command token (`+a.`), checked against the token key.
+    fn ticket_by_agent_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>>;
+    /// Every stored or sent message with this Message-ID (a few at most).
+    fn thread_refs(&self, message_id: &str) -> rusqlite::Result<Vec<thread::ThreadRef>>;
     fn ticket_by_ref(&self, reference: i64) -> rusqlite::Result<Option<TicketId>>;
     fn is_participant(&self, ticket: TicketId, address: &str) -> rusqlite::Result<bool>;
     /// The most recent ticket with this participant and normalised subject active since `since`.
@@ -55,6 +60,8 @@ pub struct TicketState {
     pub waiting_since: Option<i64>,
     pub customer: String,
     pub assignee: Option<String>,
+    /// When an agent closed it, while it is closed.
+    pub closed_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,23 +456,13 @@ pub fn decide<'a, L: Lookup>(
         window_start,
     )?;
     let mut events = Vec::new();
-    let ticket = match threading {
+    let (ticket, reached, stranger) = match threading {
         Threading::Found(ticket, via) => {
             message.threaded_by = Some(via);
-            Some(ticket)
+            (Some(ticket), Some(ticket), None)
         }
-        Threading::StrangerTag(ticket) => {
-            events.push((
-                "warning",
-                format!(
-                    "subject names ticket {} but {} is not one of its participants: opened a new ticket",
-                    crate::store::reference(ticket),
-                    parsed.from.as_deref().unwrap_or("the sender")
-                ),
-            ));
-            None
-        }
-        Threading::None => None,
+        Threading::Stranger(ticket, via) => (None, Some(ticket), Some((ticket, via))),
+        Threading::None => (None, None, None),
     };
     // What the team sent from its own mailbox answers a ticket or is none of ours; it
     // never opens one (an agent's quoted history is not a new request).
@@ -474,19 +471,27 @@ pub fn decide<'a, L: Lookup>(
         (true, Some(_)) => &Author::Agent,
         (false, _) => &prepared.author,
     };
-    let mut mails = Vec::new();
-    if let (false, Author::Agent, Some(agent)) = (origin.sent, &author, parsed.from.as_deref())
-        && config.is_agent(agent)
-    {
-        let state = ticket.map(|t| lookup.ticket_state(t)).transpose()?;
-        match relay::recognise(parsed, config, ticket, message.threaded_by, state.as_ref()) {
+    let staff = parsed
+        .from
+        .as_deref()
+        .filter(|s| config.is_agent(s) || config.is_own_address(s));
+    if let (false, Author::Agent, Some(staff)) = (origin.sent, &author, staff) {
+        let state = reached.map(|t| lookup.ticket_state(t)).transpose()?;
+        let claim = relay::Claim {
+            found: ticket.zip(message.threaded_by),
+            reached,
+            state: state.as_ref(),
+            authenticated: authres::vouches_for(parsed, staff, &config.ingest.trusted_authserv_ids),
+            now: now_s,
+        };
+        match relay::recognise(parsed, config, &claim) {
             AgentMail::ToDesk(ticket) => {
                 let state = match state {
                     Some(state) => state,
                     None => lookup.ticket_state(ticket)?,
                 };
                 message.kind = Kind::AgentReply;
-                let desk = relay::desk_mail(parsed, config, ticket, &state, agent, now_s);
+                let desk = relay::desk_mail(parsed, config, ticket, &state, staff, now_s);
                 events.push((
                     "message",
                     format!("agent mail to the desk via {}", via_name(&message)),
@@ -503,43 +508,28 @@ pub fn decide<'a, L: Lookup>(
                 })));
             }
             AgentMail::Refused { reason, ticket } => {
-                message.kind = Kind::Outside;
-                let target = ticket
-                    .map(|t| config.ticket_tag.format(crate::store::reference(t)))
-                    .unwrap_or_else(|| "no ticket".into());
                 let queue = state
                     .map(|s| s.queue)
                     .unwrap_or_else(|| default_queue.to_string());
-                events.push((
-                    "quarantined",
-                    format!("outside message from {agent} for {target}, not relayed: {reason}"),
-                ));
-                return Ok(Outcome::Store(Box::new(Decision {
-                    placement: Placement::New(NewTicket {
-                        status: Status::Ignored,
-                        queue,
-                        category: None,
-                        priority: "normal",
-                        labels: vec!["quarantine".into()],
-                        language: message.language.map(str::to_string),
-                        customer: agent.to_string(),
-                        customer_name: parsed.from_name.clone(),
-                        subject: parsed.subject.clone(),
-                        // Nothing may join a quarantine ticket by sender and subject.
-                        normalized_subject: String::new(),
-                        unparsed: false,
-                        participants: &[],
-                        waiting: None,
-                        ack: None,
-                    }),
-                    message,
-                    events,
-                    mails: vec![relay::refusal_notice(agent, parsed, &reason)],
-                })));
+                return Ok(Outcome::Store(Box::new(quarantine(
+                    message, parsed, config, staff, queue, ticket, &reason,
+                ))));
             }
             AgentMail::Usual => {}
         }
     }
+    if let Some((named, via)) = stranger {
+        events.push((
+            "warning",
+            format!(
+                "{} names ticket {} but {} is not one of its participants: opened a new ticket",
+                via.as_str(),
+                config.ticket_tag.format(crate::store::reference(named)),
+                parsed.from.as_deref().unwrap_or("the sender")
+            ),
+        ));
+    }
+    let mut mails = Vec::new();
     let participants = &prepared.participants[..];
 
     let placement = match (ticket, author) {
@@ -709,6 +699,55 @@ pub fn decide<'a, L: Lookup>(
 
 fn via_name(message: &MessageRecord) -> &'static str {
     message.threaded_by.map(Via::as_str).unwrap_or("-")
+}
+
+/// Mail in the team's name that cannot be told from a forgery: filed as an outside message
+/// on a quarantine ticket of its own, changing nothing else. A configured agent is told;
+/// the desk's own address is not written to (that would be mail to ourselves).
+fn quarantine<'a>(
+    mut message: MessageRecord<'a>,
+    parsed: &Parsed,
+    config: &Config,
+    sender: &str,
+    queue: String,
+    target: Option<TicketId>,
+    reason: &str,
+) -> Decision<'a> {
+    message.kind = Kind::Outside;
+    message.threaded_by = None;
+    let target = target
+        .map(|t| config.ticket_tag.format(crate::store::reference(t)))
+        .unwrap_or_else(|| "no ticket".into());
+    let mails = if config.is_agent(sender) {
+        vec![relay::refusal_notice(sender, parsed, reason)]
+    } else {
+        Vec::new()
+    };
+    Decision {
+        placement: Placement::New(NewTicket {
+            status: Status::Ignored,
+            queue,
+            category: None,
+            priority: "normal",
+            labels: vec!["quarantine".into()],
+            language: message.language.map(str::to_string),
+            customer: sender.to_string(),
+            customer_name: parsed.from_name.clone(),
+            subject: parsed.subject.clone(),
+            // Nothing may join a quarantine ticket by sender and subject.
+            normalized_subject: String::new(),
+            unparsed: false,
+            participants: &[],
+            waiting: None,
+            ack: None,
+        }),
+        message,
+        events: vec![(
+            "quarantined",
+            format!("outside message from {sender} for {target}, not relayed: {reason}"),
+        )],
+        mails,
+    }
 }
 
 /// The people who may later join this ticket by tag or subject: the sender and the other
@@ -959,7 +998,7 @@ impl Ingester<'_> {
         prepared: &Prepared,
         token_key: &[u8],
     ) -> rusqlite::Result<Filed> {
-        let lookup = Store::lookup(conn);
+        let lookup = Store::lookup(conn, token_key);
         let now = self.clock.now();
         match decide(prepared, &incoming.origin, self.config, &lookup, now)? {
             Outcome::Duplicate(ticket) => Ok(Filed::Duplicate(ticket)),

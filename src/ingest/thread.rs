@@ -12,6 +12,9 @@ use crate::config::{Config, TicketTag};
 /// How a message found its ticket; stored with the message and shown in its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
+    /// The ticket's agent command address (`+a.`), from a configured agent.
+    AgentToken,
+    /// The customer reply address (`+t.`): threads a reply, grants nothing else.
     ReplyToken,
     InReplyTo,
     References,
@@ -22,6 +25,7 @@ pub enum Via {
 impl Via {
     pub fn as_str(self) -> &'static str {
         match self {
+            Via::AgentToken => "agent address",
             Via::ReplyToken => "reply token",
             Via::InReplyTo => "In-Reply-To",
             Via::References => "References",
@@ -35,12 +39,29 @@ impl Via {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Threading {
     Found(TicketId, Via),
-    /// A tag named an existing ticket but the sender is not one of its participants.
-    StrangerTag(TicketId),
+    /// A Message-ID or tag named an existing ticket, but the sender is not one of its
+    /// participants (nor the recipient of the referenced mail): the mail may not join it.
+    Stranger(TicketId, Via),
     None,
 }
 
+/// A Message-ID we stored or sent, as [`Lookup::thread_refs`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRef {
+    pub ticket: TicketId,
+    /// Who used the ID first: the sender's address, or "" for mail the desk sent.
+    pub author: String,
+    /// For mail the desk sent: to whom.
+    pub sent_to: Option<String>,
+}
+
 /// `normalized_subject` is [`normalize_subject`] of the message's subject.
+///
+/// Message-IDs are not secret (they travel in every Cc, quote and list archive), so a
+/// reference, tag or subject match attaches only when the sender provably belongs to the
+/// ticket: a participant, the author of the referenced message, or its recipient when we
+/// sent it. A configured agent or the desk's own address may reach any ticket; whether
+/// that mail is the agent's is decided after threading ([`crate::agents::relay::recognise`]).
 pub fn find_ticket<L: Lookup>(
     parsed: &Parsed,
     normalized_subject: &str,
@@ -48,6 +69,17 @@ pub fn find_ticket<L: Lookup>(
     lookup: &L,
     window_start: i64,
 ) -> rusqlite::Result<Threading> {
+    let sender = parsed.from.as_deref();
+    let staff = sender.is_some_and(|s| config.is_agent(s) || config.is_own_address(s));
+    if sender.is_some_and(|s| config.is_agent(s)) {
+        for recipient in parsed.recipients() {
+            if let Some(token) = agent_token(recipient)
+                && let Some(ticket) = lookup.ticket_by_agent_token(token)?
+            {
+                return Ok(Threading::Found(ticket, Via::AgentToken));
+            }
+        }
+    }
     for recipient in parsed.recipients() {
         if let Some(token) = reply_token(recipient)
             && let Some(ticket) = lookup.ticket_by_token(token)?
@@ -55,21 +87,27 @@ pub fn find_ticket<L: Lookup>(
             return Ok(Threading::Found(ticket, Via::ReplyToken));
         }
     }
-    for id in &parsed.in_reply_to {
-        if let Some(ticket) = lookup.ticket_by_message_id(id)? {
-            return Ok(Threading::Found(ticket, Via::InReplyTo));
-        }
-    }
-    // The last reference is the direct parent; walk back from it.
-    for id in parsed.references.iter().rev() {
-        if let Some(ticket) = lookup.ticket_by_message_id(id)? {
-            return Ok(Threading::Found(ticket, Via::References));
-        }
-    }
-    let Some(sender) = parsed.from.as_deref() else {
-        return Ok(Threading::None);
-    };
     let mut stranger = None;
+    // The last reference is the direct parent; walk back from it.
+    let ids = (parsed.in_reply_to.iter().map(|id| (id, Via::InReplyTo))).chain(
+        parsed
+            .references
+            .iter()
+            .rev()
+            .map(|id| (id, Via::References)),
+    );
+    for (id, via) in ids {
+        let refs = lookup.thread_refs(id)?;
+        if let Some(ticket) = owner(&refs, sender, staff, lookup)? {
+            return Ok(Threading::Found(ticket, via));
+        }
+        if let Some(first) = refs.first() {
+            stranger.get_or_insert((first.ticket, via));
+        }
+    }
+    let Some(sender) = sender else {
+        return Ok(stranger.map_or(Threading::None, |(t, via)| Threading::Stranger(t, via)));
+    };
     for reference in config.ticket_tag.find_all(&parsed.subject) {
         let Some(ticket) = lookup.ticket_by_ref(reference)? else {
             continue;
@@ -77,10 +115,10 @@ pub fn find_ticket<L: Lookup>(
         if lookup.is_participant(ticket, sender)? {
             return Ok(Threading::Found(ticket, Via::SubjectTag));
         }
-        stranger.get_or_insert(ticket);
+        stranger.get_or_insert((ticket, Via::SubjectTag));
     }
-    if let Some(ticket) = stranger {
-        return Ok(Threading::StrangerTag(ticket));
+    if let Some((ticket, via)) = stranger {
+        return Ok(Threading::Stranger(ticket, via));
     }
     if normalized_subject.is_empty() {
         return Ok(Threading::None);
@@ -92,7 +130,7 @@ pub fn find_ticket<L: Lookup>(
     }
     // The team answering a customer whose client lost the thread headers: the customer is
     // among the recipients, and is the participant with that subject.
-    if config.is_agent(sender) || config.is_own_address(sender) {
+    if staff {
         for recipient in parsed.to.iter().chain(&parsed.cc) {
             if config.is_own_address(recipient) {
                 continue;
@@ -107,11 +145,46 @@ pub fn find_ticket<L: Lookup>(
     Ok(Threading::None)
 }
 
-/// `support+t.<token>@example.com` → `<token>`.
+/// The ticket of one referenced Message-ID that this sender may join: the one whose message
+/// they wrote, the one whose mail we sent them, one they take part in; for the team, the
+/// first. Several rows exist when different senders used the same ID.
+fn owner<L: Lookup>(
+    refs: &[ThreadRef],
+    sender: Option<&str>,
+    staff: bool,
+    lookup: &L,
+) -> rusqlite::Result<Option<TicketId>> {
+    let Some(sender) = sender else {
+        return Ok(None);
+    };
+    if let Some(own) = refs.iter().find(|r| r.author == sender) {
+        return Ok(Some(own.ticket));
+    }
+    if let Some(ours) = refs.iter().find(|r| r.sent_to.as_deref() == Some(sender)) {
+        return Ok(Some(ours.ticket));
+    }
+    for r in refs {
+        if lookup.is_participant(r.ticket, sender)? {
+            return Ok(Some(r.ticket));
+        }
+    }
+    Ok(refs.first().filter(|_| staff).map(|r| r.ticket))
+}
+
+/// `support+t.<token>@example.com` → `<token>`: the customer reply address.
 pub fn reply_token(address: &str) -> Option<&str> {
+    plus_token(address, "+t.", |c| c.is_ascii_alphanumeric())
+}
+
+/// `support+a.<ref>.<mac>@example.com` → `<ref>.<mac>`: the agent command address.
+pub fn agent_token(address: &str) -> Option<&str> {
+    plus_token(address, "+a.", |c| c.is_ascii_alphanumeric() || c == '.')
+}
+
+fn plus_token<'a>(address: &'a str, marker: &str, allowed: fn(char) -> bool) -> Option<&'a str> {
     let local = address.split('@').next()?;
-    let (_, token) = local.split_once("+t.")?;
-    (!token.is_empty() && token.chars().all(|c| c.is_ascii_alphanumeric())).then_some(token)
+    let (_, token) = local.split_once(marker)?;
+    (!token.is_empty() && token.len() <= 64 && token.chars().all(allowed)).then_some(token)
 }
 
 static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
@@ -178,5 +251,11 @@ mod tests {
         assert_eq!(reply_token("support@example.com"), None);
         assert_eq!(reply_token("support+t.@example.com"), None);
         assert_eq!(reply_token("support+t.a'b@example.com"), None);
+        assert_eq!(reply_token("support+a.1000.ab12@example.com"), None);
+        assert_eq!(
+            agent_token("support+a.1000.ab12@example.com"),
+            Some("1000.ab12")
+        );
+        assert_eq!(agent_token("support+t.ab12cd@example.com"), None);
     }
 }

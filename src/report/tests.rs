@@ -117,6 +117,15 @@ fn mail(from: &str, subject: &str, id: &str, in_reply_to: Option<&str>, extra: &
 
 const AGENT: &str = "Anna <anna@example.com>";
 
+/// The agent's answer to `customer`, the desk in copy (how an observed answer arrives).
+fn answer(customer: &str, subject: &str, id: &str, parent: &str) -> String {
+    mail(AGENT, subject, id, Some(parent), "").replacen(
+        "To: support@example.com",
+        &format!("To: {customer}\r\nCc: support@example.com"),
+        1,
+    )
+}
+
 /// The scenario described in the module doc; returns the references of the tickets.
 fn scenario(desk: &mut Desk) -> [i64; 8] {
     let h = desk.file(
@@ -138,14 +147,18 @@ fn scenario(desk: &mut Desk) -> [i64; 8] {
     desk.file(
         2,
         0,
-        mail(AGENT, "Re: Cannot log in", "a2@s", Some("a1@c"), ""),
+        answer("alice@c.example", "Re: Cannot log in", "a2@s", "a1@c"),
     );
     let b = desk.file(
         0,
         10,
         mail("bob@c.example", "Invoice 4471 is wrong", "b1@c", None, ""),
     );
-    desk.file(30, 0, mail(AGENT, "Re: Invoice", "b2@s", Some("b1@c"), ""));
+    desk.file(
+        30,
+        0,
+        answer("bob@c.example", "Re: Invoice", "b2@s", "b1@c"),
+    );
     let c = desk.file(
         1,
         0,
@@ -173,13 +186,21 @@ fn scenario(desk: &mut Desk) -> [i64; 8] {
         0,
         mail("erin@c.example", "Delivery delayed", "e1@c", None, ""),
     );
-    desk.file(3, 0, mail(AGENT, "Re: Delivery", "e2@s", Some("e1@c"), ""));
+    desk.file(
+        3,
+        0,
+        answer("erin@c.example", "Re: Delivery", "e2@s", "e1@c"),
+    );
     desk.file(
         4,
         0,
         mail("erin@c.example", "Re: Delivery", "e3@c", Some("e2@s"), ""),
     );
-    desk.file(48, 0, mail(AGENT, "Re: Delivery", "e4@s", Some("e3@c"), ""));
+    desk.file(
+        48,
+        0,
+        answer("erin@c.example", "Re: Delivery", "e4@s", "e3@c"),
+    );
     let f = desk.file(
         4,
         30,
@@ -199,7 +220,7 @@ fn scenario(desk: &mut Desk) -> [i64; 8] {
     desk.file(
         6,
         0,
-        mail(AGENT, "Re: newsletter", "f3@s", Some("f2@c"), ""),
+        answer("frank@c.example", "Re: newsletter", "f3@s", "f2@c"),
     );
     let g = desk.file(
         1,

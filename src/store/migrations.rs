@@ -172,8 +172,40 @@ const V5: &str = r#"
 ALTER TABLE tickets ADD COLUMN assignee TEXT;
 "#;
 
+/// Threading that cannot be borrowed: a Message-ID belongs to the sender who used it
+/// first (`author`; the empty string for mail the desk sent), and an ID we sent remembers
+/// its recipient, so that only that recipient's reply threads by it without being a
+/// participant. A different sender presenting the same ID gets a row of its own and never
+/// takes the first one over. `closed_at` bounds how long a closed ticket's agent address
+/// still grants commands.
+const V6: &str = r#"
+CREATE TABLE thread_refs (
+    message_id TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    ticket_id  INTEGER NOT NULL REFERENCES tickets (id),
+    sent_to    TEXT,
+    PRIMARY KEY (message_id, author)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO thread_refs (message_id, author, ticket_id, sent_to)
+    SELECT o.message_id, '', o.ticket_id, o.recipient FROM outbox o
+    WHERE o.message_id IS NOT NULL AND o.ticket_id IS NOT NULL ORDER BY o.id;
+INSERT OR IGNORE INTO thread_refs (message_id, author, ticket_id, sent_to)
+    SELECT m.message_id, coalesce(m.from_addr, ''), m.ticket_id, NULL FROM messages m
+    WHERE m.message_id IS NOT NULL ORDER BY m.id;
+DROP TABLE thread_ids;
+ALTER TABLE tickets ADD COLUMN closed_at INTEGER;
+UPDATE tickets SET closed_at = last_message_at WHERE status = 'closed';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(V5),
+        M::up(V6),
+    ])
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::Sha256;
 
-use crate::ingest::{Decision, Lookup, Placement, Status, TicketId, TicketState, WaitingChange};
+use crate::ingest::thread::ThreadRef;
+use crate::ingest::{
+    Decision, Lookup, MailKind, Placement, Status, TicketId, TicketState, WaitingChange,
+};
 
 /// Public references start at #1000: ref = id + REF_OFFSET.
 const REF_OFFSET: i64 = 999;
@@ -127,8 +130,9 @@ impl Store {
     }
 
     /// The pipeline's view of the store through a connection (usually a transaction).
-    pub fn lookup(conn: &Connection) -> Db<'_> {
-        Db(conn)
+    /// [`Lookup`] on `conn`; `token_key` checks agent tokens.
+    pub fn lookup<'c>(conn: &'c Connection, token_key: &'c [u8]) -> Db<'c> {
+        Db { conn, token_key }
     }
 
     /// Files one decided message. Returns the ticket and whether it is new.
@@ -193,7 +197,8 @@ impl Store {
                         language = coalesce(language, ?8),
                         assignee = coalesce(?10, assignee),
                         queue = coalesce(?11, queue),
-                        priority = coalesce(?12, priority)
+                        priority = coalesce(?12, priority),
+                        closed_at = CASE WHEN ?3 = 'closed' THEN ?2 ELSE closed_at END
                      WHERE id = ?1",
                 )?
                 .execute(params![
@@ -271,7 +276,7 @@ impl Store {
             ])?;
         }
         if let Some(id) = &m.message_id {
-            remember_message_id(conn, id, ticket)?;
+            remember_message_id(conn, id, ticket, m.from.unwrap_or(""), None)?;
         }
         for (kind, detail) in &decision.events {
             add_event(conn, ticket, now, kind, detail)?;
@@ -298,6 +303,11 @@ impl Store {
             schedule_ack(conn, ticket, ack, m, now)?;
         }
         for mail in &decision.mails {
+            let mut payload = mail.payload.clone();
+            if mail.kind == MailKind::RelayForward {
+                // Only the forward carries the agent address; the outbox has no key.
+                payload["agent_token"] = agent_token(token_key, ticket).into();
+            }
             conn.prepare_cached(
                 "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -307,7 +317,7 @@ impl Store {
                 mail.kind.as_str(),
                 mail.to,
                 m.mailbox,
-                mail.payload.to_string(),
+                payload.to_string(),
                 now
             ])?;
         }
@@ -370,16 +380,21 @@ pub fn index_messages_after(conn: &Connection, after: i64) -> rusqlite::Result<(
     Ok(())
 }
 
-/// Makes replies to this Message-ID (ours or a customer's) thread into the ticket.
+/// Makes replies to this Message-ID thread into the ticket: a message `author` wrote
+/// (the desk is ""), or mail the desk sent to `sent_to`. The first ticket an (ID, author)
+/// pair went to keeps it.
 pub fn remember_message_id(
     conn: &Connection,
     message_id: &str,
     ticket: TicketId,
+    author: &str,
+    sent_to: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO thread_ids (message_id, ticket_id) VALUES (?1, ?2)",
+        "INSERT OR IGNORE INTO thread_refs (message_id, author, ticket_id, sent_to)
+         VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![message_id, ticket])?;
+    .execute(params![message_id, author, ticket, sent_to])?;
     Ok(())
 }
 
@@ -431,13 +446,60 @@ fn schedule_ack(
     )
 }
 
-/// The per-ticket secret in `support+t.<token>@`: an HMAC of the ticket id, so it cannot be
-/// derived from the public reference.
+/// The customer's per-ticket secret in `support+t.<token>@`: an HMAC of the ticket id, so
+/// it cannot be derived from the public reference. It threads the customer's reply and
+/// grants nothing else.
 fn reply_token(key: &[u8], ticket: TicketId) -> String {
+    crate::ingest::parse::hex(&ticket_mac(key, b"postdesk reply token v1:", ticket)[..10])
+}
+
+/// HMAC label of agent tokens: different from the reply token's, so that one never
+/// validates as the other.
+const AGENT_TOKEN_LABEL: &[u8] = b"postdesk agent command token v1:";
+const AGENT_MAC_BYTES: usize = 10;
+
+/// The agents' per-ticket secret in `support+a.<ref>.<mac>@`, carried only by relay
+/// forwards: it takes commands and answers. Self-checking (the reference and an HMAC of
+/// it), so it needs no stored column and every ticket has one.
+pub fn agent_token(key: &[u8], ticket: TicketId) -> String {
+    let mac = ticket_mac(key, AGENT_TOKEN_LABEL, ticket);
+    format!(
+        "{}.{}",
+        reference(ticket),
+        crate::ingest::parse::hex(&mac[..AGENT_MAC_BYTES])
+    )
+}
+
+/// The ticket of a valid agent token, compared in constant time.
+fn agent_token_ticket(key: &[u8], token: &str) -> Option<TicketId> {
+    let (reference, mac) = token.split_once('.')?;
+    let ticket = ticket_of_reference(reference.parse().ok()?);
+    let given = unhex(mac)?;
+    if given.len() != AGENT_MAC_BYTES {
+        return None;
+    }
+    let mut expected = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    expected.update(AGENT_TOKEN_LABEL);
+    expected.update(&ticket.to_le_bytes());
+    expected.verify_truncated_left(&given).ok()?;
+    Some(ticket)
+}
+
+fn ticket_mac(key: &[u8], label: &[u8], ticket: TicketId) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(b"postdesk reply token v1:");
+    mac.update(label);
     mac.update(&ticket.to_le_bytes());
-    crate::ingest::parse::hex(&mac.finalize().into_bytes()[..10])
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn stored_token_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
@@ -464,39 +526,61 @@ fn stored_token_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
 }
 
 /// [`Lookup`] over a connection.
-pub struct Db<'c>(&'c Connection);
+pub struct Db<'c> {
+    conn: &'c Connection,
+    token_key: &'c [u8],
+}
 
 impl Lookup for Db<'_> {
     fn ticket_by_dedup_key(&self, key: &str) -> rusqlite::Result<Option<TicketId>> {
-        self.0
+        self.conn
             .prepare_cached("SELECT ticket_id FROM messages WHERE dedup_key = ?1")?
             .query_row([key], |r| r.get(0))
             .optional()
     }
 
     fn ticket_by_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>> {
-        self.0
+        self.conn
             .prepare_cached("SELECT id FROM tickets WHERE token = ?1")?
             .query_row([token.to_ascii_lowercase()], |r| r.get(0))
             .optional()
     }
 
-    fn ticket_by_message_id(&self, message_id: &str) -> rusqlite::Result<Option<TicketId>> {
-        self.0
-            .prepare_cached("SELECT ticket_id FROM thread_ids WHERE message_id = ?1")?
-            .query_row([message_id], |r| r.get(0))
+    fn ticket_by_agent_token(&self, token: &str) -> rusqlite::Result<Option<TicketId>> {
+        let Some(ticket) = agent_token_ticket(self.token_key, &token.to_ascii_lowercase()) else {
+            return Ok(None);
+        };
+        self.conn
+            .prepare_cached("SELECT id FROM tickets WHERE id = ?1")?
+            .query_row([ticket], |r| r.get(0))
             .optional()
     }
 
+    fn thread_refs(&self, message_id: &str) -> rusqlite::Result<Vec<ThreadRef>> {
+        // Bounded: however many senders reuse one ID, a few rows decide.
+        self.conn
+            .prepare_cached(
+                "SELECT ticket_id, author, sent_to FROM thread_refs WHERE message_id = ?1 LIMIT 16",
+            )?
+            .query_map([message_id], |r| {
+                Ok(ThreadRef {
+                    ticket: r.get(0)?,
+                    author: r.get(1)?,
+                    sent_to: r.get(2)?,
+                })
+            })?
+            .collect()
+    }
+
     fn ticket_by_ref(&self, reference: i64) -> rusqlite::Result<Option<TicketId>> {
-        self.0
+        self.conn
             .prepare_cached("SELECT id FROM tickets WHERE id = ?1")?
             .query_row([ticket_of_reference(reference)], |r| r.get(0))
             .optional()
     }
 
     fn is_participant(&self, ticket: TicketId, address: &str) -> rusqlite::Result<bool> {
-        self.0
+        self.conn
             .prepare_cached("SELECT 1 FROM participants WHERE address = ?1 AND ticket_id = ?2")?
             .exists(params![address, ticket])
     }
@@ -507,7 +591,7 @@ impl Lookup for Db<'_> {
         normalized_subject: &str,
         since: i64,
     ) -> rusqlite::Result<Option<TicketId>> {
-        self.0
+        self.conn
             .prepare_cached(
                 "SELECT t.id FROM participants p JOIN tickets t ON t.id = p.ticket_id
                  WHERE p.address = ?1 AND t.normalized_subject = ?2 AND t.last_message_at >= ?3
@@ -518,9 +602,10 @@ impl Lookup for Db<'_> {
     }
 
     fn ticket_state(&self, ticket: TicketId) -> rusqlite::Result<TicketState> {
-        self.0
+        self.conn
             .prepare_cached(
-                "SELECT status, queue, waiting_since, customer, assignee FROM tickets WHERE id = ?1",
+                "SELECT status, queue, waiting_since, customer, assignee, closed_at
+                 FROM tickets WHERE id = ?1",
             )?
             .query_row([ticket], |r| {
                 let status: String = r.get(0)?;
@@ -530,12 +615,13 @@ impl Lookup for Db<'_> {
                     waiting_since: r.get(2)?,
                     customer: r.get(3)?,
                     assignee: r.get(4)?,
+                    closed_at: r.get(5)?,
                 })
             })
     }
 
     fn acks_to_since(&self, address: &str, since: i64) -> rusqlite::Result<u32> {
-        self.0
+        self.conn
             .prepare_cached(
                 "SELECT count(*) FROM outbox
                  WHERE kind = 'acknowledgement' AND recipient = ?1 AND created_at >= ?2

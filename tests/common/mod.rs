@@ -164,6 +164,14 @@ impl Desk {
             .unwrap()
     }
 
+    /// The agents' command token of a ticket (what relay forwards carry in `support+a.`).
+    pub fn agent_token(&self, reference: i64) -> String {
+        store::agent_token(
+            self.store.token_key(),
+            store::ticket_of_reference(reference),
+        )
+    }
+
     pub fn token(&self, reference: i64) -> String {
         self.store
             .connection()

@@ -77,7 +77,8 @@ fn repo_path(relative: &str) -> PathBuf {
 
 /// The relay conversation every relay desk starts with: Alice's billing request, ticket
 /// `#1019` after the fixtures' 19 tickets, which relay mode forwards to the billing agents.
-/// The relay seeds in fuzz/seeds carry its reply token, valid under [`TOKEN_KEY`].
+/// The relay seeds in fuzz/seeds carry its agent token (`support+a.`) or its customer reply
+/// token (`support+t.`), valid under [`TOKEN_KEY`].
 pub const RELAY_REQUEST: &str = "From: Alice Martin <alice@customer.example>\r\n\
 To: support@example.com\r\n\
 Subject: Refund for invoice 2211\r\n\
