@@ -301,14 +301,14 @@ fn subject_tag_joins_participants_only() {
 }
 
 #[test]
-fn reply_token_threads_from_any_sender() {
+fn reply_token_threads_the_tickets_people_only() {
     let mut desk = Desk::new();
     let root = desk.ingest_fixture("20-thread-root.eml");
     let token = desk.token(root);
     assert_eq!(token.len(), 20);
     assert!(!token.contains(&root.to_string()));
     let reply = format!(
-        "From: colleague@client.example\r\nTo: support+t.{token}@example.com\r\nSubject: unrelated words\r\nMessage-ID: <tok@client.example>\r\n\r\nhello\r\n"
+        "From: bob@client.example\r\nTo: support+t.{token}@example.com\r\nSubject: unrelated words\r\nMessage-ID: <tok@client.example>\r\n\r\nhello\r\n"
     );
     assert_eq!(desk.ingest(reply.as_bytes()), root);
     assert_eq!(
@@ -316,7 +316,27 @@ fn reply_token_threads_from_any_sender() {
         Some("reply token")
     );
 
-    let bad = "From: colleague@client.example\r\nTo: support+t.0000000000deadbeef00@example.com\r\nSubject: unrelated words 2\r\nMessage-ID: <tok2@client.example>\r\n\r\nhello\r\n";
+    // Anyone Bob passed the address on to (in a quote, a forward) is not Bob: a ticket of
+    // their own, with a warning naming Bob's.
+    let passed_on = format!(
+        "From: colleague@client.example\r\nTo: support+t.{token}@example.com\r\nSubject: unrelated words 3\r\nMessage-ID: <tok3@client.example>\r\n\r\nhello\r\n"
+    );
+    let own = desk.ingest(passed_on.as_bytes());
+    assert_ne!(own, root);
+    assert_eq!(desk.ticket(root).ticket.message_count, 2);
+    let warning = desk
+        .ticket(own)
+        .events
+        .into_iter()
+        .find(|e| e.kind == "warning")
+        .expect("a warning naming Bob's ticket");
+    assert!(
+        warning.detail.contains(&format!("[#{root}]")),
+        "{}",
+        warning.detail
+    );
+
+    let bad = "From: bob@client.example\r\nTo: support+t.0000000000deadbeef00@example.com\r\nSubject: unrelated words 2\r\nMessage-ID: <tok2@client.example>\r\n\r\nhello\r\n";
     assert_ne!(
         desk.ingest(bad.as_bytes()),
         root,

@@ -80,14 +80,25 @@ pub fn find_ticket<L: Lookup>(
             }
         }
     }
+    let mut stranger = None;
+    // The customer's reply address is a secret, but one the customer may pass on with a
+    // quote: it threads only the people of the ticket (and the team, whose mail
+    // relay::recognise then weighs).
     for recipient in parsed.recipients() {
         if let Some(token) = reply_token(recipient)
             && let Some(ticket) = lookup.ticket_by_token(token)?
         {
-            return Ok(Threading::Found(ticket, Via::ReplyToken));
+            let member = match sender {
+                Some(s) => staff || lookup.is_participant(ticket, s)?,
+                None => false,
+            };
+            if member {
+                return Ok(Threading::Found(ticket, Via::ReplyToken));
+            }
+            stranger.get_or_insert((ticket, Via::ReplyToken));
+            break;
         }
     }
-    let mut stranger = None;
     // The last reference is the direct parent; walk back from it.
     let ids = (parsed.in_reply_to.iter().map(|id| (id, Via::InReplyTo))).chain(
         parsed
