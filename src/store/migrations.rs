@@ -214,4 +214,54 @@ mod tests {
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
     }
+
+    /// A database of the previous version: each Message-ID keeps its ticket, now with its
+    /// author (or, for mail we sent, its recipient); closed tickets get a `closed_at`; the
+    /// customers' reply tokens stay as they were.
+    #[test]
+    fn v6_keeps_every_thread_id_with_its_owner() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tickets (id, token, status, queue, priority, customer, subject,
+                                  normalized_subject, created_at, last_message_at)
+             VALUES (1, 'tok1', 'closed', 'support', 'normal', 'alice@c.example', 's', 's', 10, 20);
+             INSERT INTO messages (ticket_id, dedup_key, message_id, kind, from_addr, received_at,
+                                   source, size, raw)
+             VALUES (1, 'k1', 'm1@c.example', 'request', 'alice@c.example', 10, 'test', 1, x'00');
+             INSERT INTO outbox (ticket_id, kind, recipient, created_at, due_at, status, message_id)
+             VALUES (1, 'acknowledgement', 'alice@c.example', 11, 11, 'done', 'ack1@desk');
+             INSERT INTO thread_ids VALUES ('m1@c.example', 1), ('ack1@desk', 1);",
+        )
+        .unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        let rows: Vec<(String, String, i64, Option<String>)> = conn
+            .prepare("SELECT message_id, author, ticket_id, sent_to FROM thread_refs ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "ack1@desk".into(),
+                    String::new(),
+                    1,
+                    Some("alice@c.example".into())
+                ),
+                ("m1@c.example".into(), "alice@c.example".into(), 1, None),
+            ]
+        );
+        let (token, closed_at): (String, Option<i64>) = conn
+            .query_row(
+                "SELECT token, closed_at FROM tickets WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((token.as_str(), closed_at), ("tok1", Some(20)));
+    }
 }
