@@ -76,6 +76,9 @@ pub fn classify(parsed: &Parsed, config: &Config) -> Author {
     if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
         return Author::Automatic(AutoKind::Bounce, format!("sender {from}"));
     }
+    if let Some(reason) = super::bounce::evidence(parsed) {
+        return Author::Automatic(AutoKind::Bounce, reason);
+    }
     if parsed
         .header("Return-Path")
         .is_some_and(|p| p.trim() == "<>")

@@ -5,6 +5,7 @@
 //! batched transactions.
 
 pub mod authres;
+pub mod bounce;
 pub mod classify;
 pub mod language;
 pub mod parse;

@@ -1,0 +1,230 @@
+//! Bounces that are not RFC 3464 reports, recognised by their structure rather than by
+//! their subject: who sent them (the null reverse-path of RFC 5321 §4.5.5, the RFC 2142
+//! mailbox names, an unattended system sender) and what they carry (an SMTP reply or RFC
+//! 3463 status code, the returned message or its header block, a delivery-status part).
+//! Plain-text bounces of qmail, DragonFly, Exim, Sendmail, Apache James, carriers' gateways
+//! look alike in exactly these ways, whatever language their prose is in.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::classify::looks_unattended;
+use super::parse::Parsed;
+
+/// How far into the body the evidence is looked for: diagnostics come first in every
+/// format, and this keeps the scan bounded on hostile mail.
+const SCAN_BYTES: usize = 16 * 1024;
+
+/// What speaks for a system sender, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Sender {
+    /// A person, or nothing says otherwise.
+    Unknown,
+    /// `noreply@`-like: also sends notifications, so it needs a strong sign.
+    Unattended,
+    /// The null reverse-path, or a mail system's own mailbox name.
+    System,
+}
+
+/// Why this message is a bounce, or `None`.
+pub fn evidence(parsed: &Parsed) -> Option<String> {
+    let sender = sender(parsed);
+    if sender == Sender::Unknown {
+        return None;
+    }
+    let returned = parsed
+        .attachments
+        .iter()
+        .find(|a| RETURNED_TYPES.contains(&a.content_type.as_str()))
+        .map(|a| format!("a {} part", a.content_type));
+    let body = head(&parsed.text, SCAN_BYTES);
+    let code = STATUS_CODE
+        .find(body)
+        .map(|m| format!("status {}", m.as_str().trim()));
+    let strong = returned.or(code);
+    let reason = match sender {
+        Sender::System => strong.or_else(|| returned_headers(body)),
+        Sender::Unattended => strong,
+        Sender::Unknown => None,
+    }?;
+    Some(format!("{} with {reason}", sender_reason(parsed, sender)))
+}
+
+/// Parts that only a delivery report or a returned message has.
+const RETURNED_TYPES: &[&str] = &[
+    "message/rfc822",
+    "message/global",
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/rfc822-headers",
+    "message/global-headers",
+];
+
+/// An SMTP reply code at the start of a line (RFC 5321 §4.2: `550 ...`, `550-...`), or an
+/// enhanced status code (RFC 3463: `5.1.1`, qmail's `#5.1.1`), failures and delays only.
+static STATUS_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^[ \t>]*[45][0-5][0-9](?:[ \t-]|$)|(?:^|[\s(#\[])[45]\.[0-7]\.[0-9]{1,3}(?:[^\w.]|\.(?:\s|$)|$)",
+    )
+        .expect("status code pattern is valid")
+});
+
+/// A returned message's header block in the text: three or more lines in a row of the
+/// fields every message has, one of them a trace or identity field.
+fn returned_headers(body: &str) -> Option<String> {
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)^(received|message-id|return-path|from|to|subject|date|mail from|rcpt to):\s",
+        )
+        .expect("header field pattern is valid")
+    });
+    let (mut run, mut trace) = (0, false);
+    for line in body.lines() {
+        let line = line.trim_start_matches([' ', '\t', '>']);
+        if let Some(field) = FIELD.find(line) {
+            run += 1;
+            let name = field.as_str().to_ascii_lowercase();
+            trace |= ["received", "message-id", "return-path", "rcpt to"]
+                .iter()
+                .any(|t| name.starts_with(t));
+            if run >= 3 && trace {
+                return Some("the returned message's headers".into());
+            }
+        } else if !line.starts_with([' ', '\t']) {
+            (run, trace) = (0, false);
+        }
+    }
+    None
+}
+
+fn sender(parsed: &Parsed) -> Sender {
+    let null_path = parsed
+        .header("Return-Path")
+        .is_some_and(|p| p.trim().trim_matches(['<', '>', ' ']).is_empty());
+    let from = parsed.from.as_deref().unwrap_or("");
+    if null_path || from.is_empty() || is_system_name(local_part(from)) {
+        return Sender::System;
+    }
+    if parsed.from_name.as_deref().is_some_and(is_system_name) {
+        return Sender::System;
+    }
+    if looks_unattended(from) {
+        return Sender::Unattended;
+    }
+    Sender::Unknown
+}
+
+fn sender_reason(parsed: &Parsed, sender: Sender) -> String {
+    match (parsed.from.as_deref(), sender) {
+        (None | Some(""), _) => "no sender address".into(),
+        (Some(from), Sender::System) => format!("system sender {from}"),
+        (Some(from), _) => format!("unattended sender {from}"),
+    }
+}
+
+/// RFC 2142 and RFC 5321 §4.5.1 names of a mail system's own mailboxes, as MTAs spell them
+/// (`MAILER-DAEMON`, `post_master`, `Mail Delivery Subsystem`).
+fn is_system_name(name: &str) -> bool {
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    matches!(
+        name.as_str(),
+        "mailerdaemon"
+            | "maildaemon"
+            | "mdaemon"
+            | "postmaster"
+            | "doublebounce"
+            | "maildeliverysubsystem"
+            | "maildeliverysystem"
+    )
+}
+
+fn local_part(address: &str) -> &str {
+    address.rsplit_once('@').map_or(address, |(local, _)| local)
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+fn head(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::IngestLimits;
+    use crate::ingest::parse::parse;
+
+    fn evidence_of(raw: &str) -> Option<String> {
+        evidence(&parse(raw.as_bytes(), &IngestLimits::default()))
+    }
+
+    const DRAGONFLY: &str = "From: MAILER-DAEMON <>\r\nTo: k@df.example\r\nSubject: Mail delivery failed\r\n\r\n\
+        There was an error delivering your mail to <x@example.com>.\r\n\r\n\
+        mx.example.com did not like our final DATA:\r\n550 5.7.26 Unauthenticated email\r\n";
+
+    #[test]
+    fn plain_text_bounces_from_system_senders() {
+        assert!(
+            evidence_of(DRAGONFLY)
+                .unwrap()
+                .contains("no sender address")
+        );
+        let qmail = "From: MAILER-DAEMON@mx.example\r\nSubject: failure notice\r\n\r\n\
+            Hi. This is the qmail-send program at mx.example.\r\n\
+            <x@example.com>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n";
+        assert!(evidence_of(qmail).unwrap().contains("5.1.1"));
+        let james = "From: post_master@vtext.example.com\r\nSubject: Re:Test message\r\n\r\n\
+            Error: Invalid user address\r\nError message below:\r\n\
+            550 - Requested action not taken: no such user here\r\n";
+        assert!(evidence_of(james).unwrap().contains("status 550"));
+        let headers_only = "From: Mail Delivery Subsystem <daemon@mx.example>\r\nSubject: Warnung\r\n\r\n\
+            Die Nachricht konnte nicht zugestellt werden.\r\n\r\n\
+            Received: from a.example by b.example\r\nFrom: k@example.com\r\nSubject: Hallo\r\n";
+        assert!(evidence_of(headers_only).unwrap().contains("headers"));
+    }
+
+    #[test]
+    fn unattended_senders_need_a_code_or_a_returned_part() {
+        let kddi = "From: no-reply@gw.example.jp\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nmailbox full\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@example.jp\r\nSubject: hi\r\n\r\nhi\r\n--b--\r\n";
+        assert!(evidence_of(kddi).unwrap().contains("message/rfc822"));
+        // A contact form relayed by a no-reply sender is a person's request.
+        let form = "From: noreply@shop.example\r\nSubject: Contact form\r\n\r\n\
+            From: Jane <jane@example.org>\r\nTo: support\r\nSubject: broken order\r\nDate: today\r\n\r\nMy order 123 never came.\r\n";
+        assert_eq!(evidence_of(form), None);
+    }
+
+    #[test]
+    fn people_quoting_errors_are_people() {
+        let customer = "From: bob@client.example\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n\
+            I got this when writing to you:\r\n550 5.1.1 user unknown\r\n\
+            Received: from a by b\r\nFrom: bob@client.example\r\nSubject: order\r\n";
+        assert_eq!(evidence_of(customer), None);
+        // A system sender with nothing of a bounce in it is not one here (other rules
+        // may still file it as automatic).
+        let notice = "From: postmaster@example.org\r\nSubject: New policy\r\n\r\nPlease read the attached policy.\r\n";
+        assert_eq!(evidence_of(notice), None);
+    }
+
+    #[test]
+    fn status_codes_at_line_starts_or_as_enhanced_codes_only() {
+        assert!(STATUS_CODE.is_match("550-5.7.26 text"));
+        assert!(STATUS_CODE.is_match("  > 421 try later"));
+        assert!(STATUS_CODE.is_match("Remote said (#4.4.1)"));
+        assert!(!STATUS_CODE.is_match("order 550 is late"));
+        assert!(!STATUS_CODE.is_match("version 5.1.10.2 released"));
+        assert!(!STATUS_CODE.is_match("200 OK"));
+    }
+}
