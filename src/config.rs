@@ -292,6 +292,9 @@ pub struct Mailbox {
     pub display_name: Option<String>,
     /// Acknowledgements carry `Reply-To: <local>+t.<token>@<domain>`.
     pub reply_token: bool,
+    /// Senders in the mailbox's own domain are customers to acknowledge (an internal help
+    /// desk), not colleagues of the desk; the loop guards still hold.
+    pub acknowledge_own_domain: bool,
     pub queue: String,
     pub folders: Vec<String>,
     pub sent_folders: Vec<String>,
@@ -662,6 +665,8 @@ struct RawMailbox {
     display_name: Option<String>,
     #[serde(default)]
     reply_token: bool,
+    #[serde(default)]
+    acknowledge_own_domain: bool,
     queue: Option<String>,
     folders: Option<Vec<String>>,
     #[serde(default)]
@@ -829,6 +834,12 @@ impl RawConfig {
                 MailboxSource::Imap(_) => Duration::from_secs(60),
                 MailboxSource::Maildir(_) => Duration::from_secs(2),
             };
+            if raw.folders.as_ref().is_some_and(Vec::is_empty) {
+                problems.add(
+                    format!("{key}.folders"),
+                    "is empty: list the folders to watch, or leave it out for [\"INBOX\"]",
+                );
+            }
             let poll_interval = match raw.poll_interval.as_deref().map(Span::parse) {
                 None => poll_default,
                 Some(Ok(span)) if !span.length.is_zero() && !span.business => span.length,
@@ -848,6 +859,7 @@ impl RawConfig {
                 poll_interval,
                 display_name: raw.display_name,
                 reply_token: raw.reply_token,
+                acknowledge_own_domain: raw.acknowledge_own_domain,
                 name: raw.name,
                 address: raw.address.to_lowercase(),
                 queue,
@@ -1416,6 +1428,17 @@ imap = { host = "imap.example.com", tls = "none", user = "u", password_env = "PW
         );
         assert!(problems[3].message.contains("invalid regular expression"));
         assert!(problems[4].message.contains("unknown queue \"nowhere\""));
+    }
+
+    #[test]
+    fn an_empty_folder_list_is_refused() {
+        let err = Config::from_toml(
+            "[[mailbox]]\nname = \"s\"\naddress = \"s@example.com\"\nmaildir = \"m\"\nfolders = []\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("folders") && err.contains("empty"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Desk, fixture, mail};
+use common::{Desk, fixture, fixture_path, mail};
+use postdesk::config::Config;
 use postdesk::ingest::Filed;
 
 #[test]
@@ -434,6 +435,31 @@ fn acknowledgement_guards() {
         "Broken again.",
     ));
     assert_eq!(desk.pending_acks(colleague), 0);
+
+    // An internal help desk acknowledges its colleagues; the desk's own address and the
+    // loop guards still get nothing.
+    let text = std::fs::read_to_string(fixture_path("postdesk.toml")).unwrap();
+    let text = text.replacen(
+        "address = \"support@example.com\"\n",
+        "address = \"support@example.com\"\nacknowledge_own_domain = true\n",
+        1,
+    );
+    let mut internal =
+        Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap());
+    let colleague = internal.ingest(&mail(
+        "petra@example.com",
+        "Printer on floor 3",
+        "",
+        "Broken again.",
+    ));
+    assert_eq!(internal.pending_acks(colleague), 1);
+    let automatic = internal.ingest(&mail(
+        "petra@example.com",
+        "Out of office",
+        "Auto-Submitted: auto-replied\r\n",
+        "Back Monday.",
+    ));
+    assert_eq!(internal.pending_acks(automatic), 0);
 
     // At most three a day to one sender (ack_daily_cap).
     let mut acked = 0;

@@ -785,9 +785,15 @@ fn plan_ack<L: Lookup>(
         return Ok(Err("null return path (automatic mail)".into()));
     }
     let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    if config
-        .own_domains()
-        .any(|own| own.eq_ignore_ascii_case(domain))
+    let internal_desk = origin
+        .mailbox
+        .as_deref()
+        .and_then(|name| config.mailbox(name))
+        .is_some_and(|m| m.acknowledge_own_domain);
+    if !internal_desk
+        && config
+            .own_domains()
+            .any(|own| own.eq_ignore_ascii_case(domain))
     {
         return Ok(Err(format!("{to} is in our own domain")));
     }
