@@ -8,6 +8,7 @@ pub mod classify;
 pub mod language;
 pub mod parse;
 pub mod route;
+pub mod subject;
 pub mod thread;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
