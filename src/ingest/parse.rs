@@ -12,6 +12,10 @@ use crate::config::IngestLimits;
 /// At most this many recipients are kept per message (hostile mail may list 100,000).
 const MAX_RECIPIENTS: usize = 200;
 
+/// The subject is stored cut to this many characters (the raw message keeps it whole): a
+/// 4 MB subject would otherwise be copied into every view, report and reply.
+pub const MAX_SUBJECT_CHARS: usize = 1_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
     pub message_id: Option<String>,

@@ -101,7 +101,7 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
                     .map(|t| local(t, tz))
                     .unwrap_or_else(|| "still waiting".into()),
                 duration(breach.late_seconds),
-                clip(&printable(&breach.subject), SUBJECT_WIDTH)
+                printable(&clip(&breach.subject, SUBJECT_WIDTH))
             )?;
         }
         let days: Vec<String> = report
@@ -205,7 +205,7 @@ pub fn printable(text: &str) -> String {
 
 /// At most `width` characters, the last one `…` when the text was cut.
 pub fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if text.chars().nth(width).is_none() {
         text.to_string()
     } else {
         let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
