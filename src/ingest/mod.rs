@@ -4,6 +4,7 @@
 //! lookups → a [`Decision`]); [`Ingester`] is the edge that applies decisions to the store in
 //! batched transactions.
 
+pub mod address;
 pub mod classify;
 pub mod language;
 pub mod parse;

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::parse::{MAX_SUBJECT_CHARS, cut_chars};
 use crate::config::TicketTag;
 
 /// Every reply/forward prefix in a row at the start of a subject, each one a word in one of
@@ -17,8 +18,13 @@ static PREFIXES: LazyLock<Regex> = LazyLock::new(|| {
     .expect("reply prefix pattern is valid")
 });
 
+/// A thread key is at most this many characters. Stored subjects are cut at
+/// [`MAX_SUBJECT_CHARS`]; a reply to a subject that long is cut further along the original
+/// (its `Re: ` takes room), so keys are cut shorter still for the two to agree.
+pub const MAX_KEY_CHARS: usize = MAX_SUBJECT_CHARS - 200;
+
 /// The subject as a thread key: reply/forward prefixes in many languages and ticket tags
-/// removed, case and spacing folded.
+/// removed, case and spacing folded, at most [`MAX_KEY_CHARS`] characters.
 pub fn normalize_subject(subject: &str, tag: &TicketTag) -> String {
     let untagged = tag.strip(subject);
     let start = PREFIXES.find(&untagged).map_or(0, |m| m.end());
@@ -32,10 +38,14 @@ pub fn normalize_subject(subject: &str, tag: &TicketTag) -> String {
     }
     if key.is_ascii() {
         key.make_ascii_lowercase();
-        key
     } else {
         // `str::to_lowercase` knows a final sigma, which lowercasing each char does not.
-        key.to_lowercase()
+        key = key.to_lowercase();
+    }
+    let key = cut_chars(key, MAX_KEY_CHARS);
+    match key.strip_suffix(' ') {
+        Some(trimmed) => trimmed.to_string(),
+        None => key,
     }
 }
 
@@ -110,6 +120,17 @@ mod tests {
                 "{subject:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_reply_to_a_subject_cut_at_the_limit_has_the_same_key() {
+        let original: String = (0..400).map(|n| format!("w{n} ")).collect();
+        let stored = cut_chars(original.clone(), MAX_SUBJECT_CHARS);
+        let reply = cut_chars(format!("Re: Fwd: AW: {original}"), MAX_SUBJECT_CHARS);
+        let key = normalize_subject(&stored, &tag());
+        assert_eq!(key, normalize_subject(&reply, &tag()));
+        assert!(key.chars().count() <= MAX_KEY_CHARS && !key.ends_with(' '));
+        assert!(original.starts_with(&key));
     }
 
     #[test]

@@ -257,7 +257,7 @@ mod tests {
     fn repeated_and_overlong_words_are_not_terms() {
         let long = "x".repeat(MAX_TERM_CHARS + 1);
         let longest = "y".repeat(MAX_TERM_CHARS);
-        let subject = format!("{} {long} {longest} refund", "refund ".repeat(100_000));
+        let subject = format!("{} {long} {longest} refund", "refund ".repeat(50));
         assert_eq!(
             subject_terms(&subject, &tag()),
             ["refund".to_string(), longest]
