@@ -15,6 +15,7 @@ use crate::report::text::clip;
 use crate::source;
 use crate::store::Store;
 use crate::store::views::{self, TicketFilter, TicketView};
+use crate::terminal::{visible, visible_line};
 
 /// Messages filed per transaction by `ingest`.
 const BATCH: usize = 256;
@@ -181,7 +182,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("postdesk: {error:#}");
+            eprintln!("postdesk: {}", visible_line(&format!("{error:#}")));
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
@@ -274,7 +275,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .context("cannot start the async runtime")?;
             let checks = runtime.block_on(crate::probe::check_all(&config));
             for check in &checks {
-                println!("{check}");
+                // A server's greeting or error text is shown as it answered.
+                println!("{}", visible_line(&check.to_string()));
             }
             let failed = checks.iter().filter(|c| !c.ok()).count();
             if checks.is_empty() {
@@ -438,14 +440,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             .as_deref()
                             .map(short_time)
                             .unwrap_or_else(|| "-".into()),
-                        clip(
+                        visible_line(&clip(
                             row.recipient
                                 .as_deref()
                                 .or(row.mailbox.as_deref())
                                 .unwrap_or("-"),
                             30
-                        ),
-                        row.last_error.as_deref().unwrap_or("")
+                        )),
+                        visible_line(row.last_error.as_deref().unwrap_or(""))
                     )?;
                 }
                 writeln!(out, "{} row(s)", rows.len())?;
@@ -471,11 +473,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(
                     out,
                     "{}{}: {} message(s), {} ticket(s), {} open",
-                    customer.address,
+                    visible_line(&customer.address),
                     customer
                         .name
                         .as_deref()
-                        .map(|n| format!(" ({n})"))
+                        .map(|n| format!(" ({})", visible_line(n)))
                         .unwrap_or_default(),
                     customer.message_count,
                     customer.tickets.len(),
@@ -756,23 +758,23 @@ fn print_ticket_table(tickets: &[TicketView]) -> Result<()> {
             out,
             "{:<7} {:<12} {:<10} {:<7} {:<17} {:<28} {}{}",
             format!("#{}", t.reference),
-            t.status,
-            clip(&t.queue, 10),
+            visible_line(&t.status),
+            visible_line(&clip(&t.queue, 10)),
             t.priority,
             t.due_at
                 .as_deref()
                 .map(short_time)
                 .unwrap_or_else(|| "-".into()),
-            clip(
+            visible_line(&clip(
                 if t.customer.is_empty() {
                     "(unknown)"
                 } else {
                     &t.customer
                 },
                 28
-            ),
+            )),
             flags,
-            clip(&t.subject, 60)
+            visible_line(&clip(&t.subject, 60))
         )?;
     }
     writeln!(out, "{} ticket(s)", tickets.len())?;
@@ -796,17 +798,25 @@ fn write_ticket_mbox(conn: &rusqlite::Connection, number: i64) -> Result<()> {
 }
 
 fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
-    let t = &detail.ticket;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "#{} {}", t.reference, t.subject)?;
+    write_ticket(&mut out, detail)?;
+    Ok(())
+}
+
+/// `postdesk ticket REF`: every text that came in a mail (or from a rule, or a server's
+/// answer) through [`visible_line`], a body's lines through [`visible`] (which keeps tabs).
+fn write_ticket(out: &mut impl Write, detail: &views::TicketDetail) -> std::io::Result<()> {
+    let t = &detail.ticket;
+    let or_dash = |value: Option<&str>| visible_line(value.unwrap_or("-")).into_owned();
+    writeln!(out, "#{} {}", t.reference, visible_line(&t.subject))?;
     writeln!(
         out,
         "status {}  queue {}  priority {}  category {}  language {}{}{}",
-        t.status,
-        t.queue,
-        t.priority,
-        t.category.as_deref().unwrap_or("-"),
-        t.language.as_deref().unwrap_or("-"),
+        visible_line(&t.status),
+        visible_line(&t.queue),
+        visible_line(&t.priority),
+        or_dash(t.category.as_deref()),
+        or_dash(t.language.as_deref()),
         if t.breached { "  BREACHED" } else { "" },
         if t.unparsed { "  UNPARSED" } else { "" },
     )?;
@@ -814,43 +824,52 @@ fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
         out,
         "customer {}  created {}  due {}  first response {}",
         if t.customer.is_empty() {
-            "(unknown)"
+            "(unknown)".into()
         } else {
-            &t.customer
+            visible_line(&t.customer)
         },
-        t.created_at.as_deref().unwrap_or("-"),
-        t.due_at.as_deref().unwrap_or("-"),
-        t.first_response_at.as_deref().unwrap_or("-"),
+        or_dash(t.created_at.as_deref()),
+        or_dash(t.due_at.as_deref()),
+        or_dash(t.first_response_at.as_deref()),
     )?;
-    writeln!(out, "participants {}", detail.participants.join(", "))?;
+    writeln!(
+        out,
+        "participants {}",
+        visible_line(&detail.participants.join(", "))
+    )?;
     for m in &detail.messages {
         writeln!(out)?;
         writeln!(
             out,
             "--- {} from {} at {}{}",
-            m.kind,
-            m.from.as_deref().unwrap_or("(unknown)"),
-            m.received_at.as_deref().unwrap_or("-"),
+            visible_line(&m.kind),
+            visible_line(m.from.as_deref().unwrap_or("(unknown)")),
+            or_dash(m.received_at.as_deref()),
             m.threaded_by
                 .as_deref()
-                .map(|v| format!(" (threaded by {v})"))
+                .map(|v| format!(" (threaded by {})", visible_line(v)))
                 .unwrap_or_default()
         )?;
-        writeln!(out, "Subject: {}", m.subject)?;
+        writeln!(out, "Subject: {}", visible_line(&m.subject))?;
         if let Some(error) = &m.parse_error {
-            writeln!(out, "(not parsed: {error}; {} bytes kept)", m.size)?;
+            writeln!(
+                out,
+                "(not parsed: {}; {} bytes kept)",
+                visible_line(error),
+                m.size
+            )?;
         }
         for a in &m.attachments {
             writeln!(
                 out,
                 "[attachment {} {} {} bytes]",
-                a.name.as_deref().unwrap_or("(unnamed)"),
-                a.content_type,
+                visible_line(a.name.as_deref().unwrap_or("(unnamed)")),
+                visible_line(&a.content_type),
                 a.size
             )?;
         }
         for line in m.text.lines().take(20) {
-            writeln!(out, "  {line}")?;
+            writeln!(out, "  {}", visible(line))?;
         }
     }
     writeln!(out)?;
@@ -859,9 +878,9 @@ fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
         writeln!(
             out,
             "  {} {:<14} {}",
-            e.at.as_deref().unwrap_or("-"),
-            e.kind,
-            e.detail
+            or_dash(e.at.as_deref()),
+            visible_line(&e.kind),
+            visible_line(&e.detail)
         )?;
     }
     Ok(())
@@ -869,4 +888,85 @@ fn print_ticket(detail: &views::TicketDetail) -> Result<()> {
 
 fn short_time(rfc3339: &str) -> String {
     rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use views::{AttachmentView, EventView, MessageView, TicketDetail};
+
+    #[test]
+    fn a_ticket_prints_no_terminal_control_from_its_mail() {
+        let esc = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2A\u{1b}[2K\r\u{9b}31m\u{202e}";
+        let hostile = |what: &str| format!("{what}{esc}");
+        let ticket = TicketView {
+            reference: 1042,
+            status: "new".into(),
+            queue: hostile("queue"),
+            category: Some(hostile("category")),
+            priority: "normal".into(),
+            labels: Vec::new(),
+            language: Some(hostile("language")),
+            customer: hostile("customer"),
+            customer_name: Some(hostile("name")),
+            subject: hostile("subject"),
+            created_at: None,
+            last_message_at: None,
+            ack_sent_at: None,
+            first_response_at: None,
+            due_at: None,
+            breached: false,
+            unparsed: false,
+            message_count: 1,
+            assignee: None,
+        };
+        let detail = TicketDetail {
+            ticket,
+            participants: vec![hostile("participant")],
+            messages: vec![MessageView {
+                message_id: None,
+                kind: "request".into(),
+                from: Some(hostile("from")),
+                from_name: Some(hostile("from name")),
+                to: Vec::new(),
+                cc: Vec::new(),
+                subject: hostile("message subject"),
+                date: None,
+                received_at: None,
+                language: None,
+                text: format!("first line{esc}\nsecond\tline\r\nthird\rline"),
+                threaded_by: Some(hostile("via")),
+                parse_error: Some(hostile("error")),
+                source: "test".into(),
+                size: 10,
+                attachments: vec![AttachmentView {
+                    name: Some(hostile("file.txt")),
+                    content_type: hostile("text/plain"),
+                    size: 3,
+                }],
+            }],
+            events: vec![EventView {
+                at: None,
+                kind: hostile("event"),
+                detail: hostile("detail"),
+            }],
+        };
+        let mut out = Vec::new();
+        write_ticket(&mut out, &detail).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            !out.chars()
+                .any(|c| (c.is_control() && c != '\n' && c != '\t')
+                    || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{out:?}"
+        );
+        for shown in [
+            "#1042 subject\\u{1b}]52;c;cm0gLXJmIH4=\\u{7}\\u{1b}[2A\\u{1b}[2K\\u{d}\\u{9b}31m\\u{202e}\n",
+            "[attachment file.txt\\u{1b}]52",
+            "  third\\u{d}line\n",
+        ] {
+            assert!(out.contains(shown), "{shown:?} not in {out}");
+        }
+        assert!(out.contains("  second\tline\n"), "{out}");
+    }
 }

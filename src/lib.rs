@@ -23,3 +23,4 @@ pub mod smtp;
 pub mod source;
 pub mod store;
 pub mod templates;
+pub mod terminal;

@@ -11,6 +11,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use email_encoding::headers::rfc2047;
+use email_encoding::headers::writer::EmailWriter;
 use lettre::address::Envelope;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{
@@ -29,6 +31,15 @@ use crate::ingest::classify::LOOP_HEADER;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle sessions kept for the next mails (the outbox sends up to 32 at once).
 const IDLE_SESSIONS: usize = 32;
+
+/// A word of an unstructured header longer than this is not written as it is: lettre folds
+/// only between words, so a 5,000-character word would make one line over RFC 5322's hard
+/// limit of 998 (§2.1.1); the value goes out as RFC 2047 encoded-words instead.
+const LONGEST_PLAIN_WORD: usize = 64;
+/// A display name is cut to this many characters: lettre cannot fold inside a quoted name.
+const MAX_DISPLAY_NAME: usize = 200;
+/// Longer Message-IDs (a msg-id cannot be folded) are left out of In-Reply-To/References.
+const MAX_MESSAGE_ID: usize = 250;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SmtpError {
@@ -336,13 +347,13 @@ fn headers(outgoing: &Outgoing<'_>) -> Result<MessageBuilder, SmtpError> {
         let parsed = clean(addr)
             .parse()
             .map_err(|e| SmtpError::Build(format!("address {addr:?}: {e}")))?;
-        let name = clean(name);
+        let name: String = clean(name).chars().take(MAX_DISPLAY_NAME).collect();
         Ok(Address::new((!name.is_empty()).then_some(name), parsed))
     };
     let mut builder = Message::builder()
         .from(address(outgoing.from_name, outgoing.from)?)
         .to(address("", outgoing.to)?)
-        .subject(clean(outgoing.subject))
+        .raw_header(unstructured("Subject", &clean(outgoing.subject)))
         .message_id(Some(format!("<{}>", clean(outgoing.message_id))))
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(LOOP_HEADER),
@@ -362,16 +373,39 @@ fn headers(outgoing: &Outgoing<'_>) -> Result<MessageBuilder, SmtpError> {
     if let Some(reply_to) = outgoing.reply_to {
         builder = builder.reply_to(address(outgoing.from_name, reply_to)?);
     }
-    if let Some(parent) = outgoing.references.last() {
-        builder = builder.in_reply_to(format!("<{}>", clean(parent)));
-        let chain: Vec<String> = outgoing
-            .references
-            .iter()
-            .map(|id| format!("<{}>", clean(id)))
-            .collect();
+    let chain: Vec<String> = outgoing
+        .references
+        .iter()
+        .map(|id| clean(id))
+        .filter(|id| !id.is_empty() && id.len() <= MAX_MESSAGE_ID)
+        .map(|id| format!("<{id}>"))
+        .collect();
+    if let Some(parent) = chain.last() {
+        builder = builder.in_reply_to(parent.clone());
         builder = builder.references(chain.join(" "));
     }
     Ok(builder)
+}
+
+/// An unstructured header (RFC 5322 §3.2.5) whose every line fits: lettre's encoding when
+/// it folds the value, else the whole value as RFC 2047 encoded-words of at most 76
+/// characters, one a line, which a reader joins back into the same text.
+fn unstructured(name: &'static str, value: &str) -> HeaderValue {
+    let name = HeaderName::new_from_ascii_str(name);
+    if value
+        .split(' ')
+        .all(|word| word.len() <= LONGEST_PLAIN_WORD)
+    {
+        return HeaderValue::new(name, value.to_string());
+    }
+    let mut encoded = String::with_capacity(value.len() * 4 / 3 + value.len() / 4 + 16);
+    {
+        let mut writer = EmailWriter::new(&mut encoded, name.len() + ": ".len(), 0, false);
+        // Writing into a String cannot fail.
+        let _ = rfc2047::encode(value, &mut writer);
+    }
+    // Encoded-words are printable ASCII and the folds CRLF + space: nothing to inject.
+    HeaderValue::dangerous_new_pre_encoded(name, value.to_string(), encoded)
 }
 
 /// One line, no control characters: safe as (part of) a header value.
@@ -416,6 +450,65 @@ mod tests {
             "Subject: [#1042] Re: Cannot log in\r\n",
         ] {
             assert!(text.contains(header), "{header:?} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_header_line_fits_rfc_5322() {
+        let subject = "x".repeat(5_000);
+        let name = "n".repeat(5_000);
+        let mut refs: Vec<String> = (0..100)
+            .map(|n| format!("{n:0>60}@customer.example"))
+            .collect();
+        refs.push(format!("{}@customer.example", "i".repeat(5_000)));
+        let mut outgoing = sample(&subject, &refs);
+        outgoing.from_name = &name;
+        let file = FileAttachment {
+            name: &"f".repeat(5_000),
+            content_type: "text/html; charset=utf-8",
+            content: b"<p>hi</p>",
+        };
+        let raw = compose_with_attachment(&outgoing, &file)
+            .unwrap()
+            .formatted();
+        let text = String::from_utf8_lossy(&raw);
+        for line in text.split("\r\n") {
+            assert!(line.len() <= 998, "{} bytes: {}", line.len(), &line[..80]);
+        }
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(parsed.subject(), Some(subject.as_str()));
+        assert_eq!(parsed.references().as_text_list().unwrap().len(), 100);
+        assert_eq!(
+            parsed.in_reply_to().as_text(),
+            Some(format!("{:0>60}@customer.example", 99).as_str())
+        );
+        assert_eq!(
+            parsed
+                .from()
+                .unwrap()
+                .first()
+                .unwrap()
+                .name()
+                .unwrap()
+                .len(),
+            200
+        );
+    }
+
+    #[test]
+    fn long_words_in_subjects_are_encoded_and_read_back_whole() {
+        for subject in [
+            format!("Invoice {} Привет  end", "y".repeat(3_000)),
+            "ж".repeat(3_000),
+            format!("{}🙂{}", "a".repeat(999), "b".repeat(65)),
+            "Ordinary subject with words".to_string(),
+        ] {
+            let raw = compose(&sample(&subject, &[])).unwrap().formatted();
+            let text = String::from_utf8(raw.clone()).unwrap();
+            let head = text.split("\r\n\r\n").next().unwrap();
+            assert!(head.lines().all(|l| l.len() <= 78), "{head}");
+            let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            assert_eq!(parsed.subject(), Some(clean(&subject).as_str()));
         }
     }
 

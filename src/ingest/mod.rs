@@ -4,12 +4,14 @@
 //! lookups → a [`Decision`]); [`Ingester`] is the edge that applies decisions to the store in
 //! batched transactions.
 
+pub mod address;
 pub mod authres;
 pub mod bounce;
 pub mod classify;
 pub mod language;
 pub mod parse;
 pub mod route;
+pub mod subject;
 pub mod thread;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

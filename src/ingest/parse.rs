@@ -7,10 +7,32 @@ use std::fmt::Write;
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
+use super::address;
 use crate::config::IngestLimits;
 
 /// At most this many recipients are kept per message (hostile mail may list 100,000).
 const MAX_RECIPIENTS: usize = 200;
+
+/// The subject is stored cut to this many characters (the raw message keeps it whole): a
+/// 4 MB subject would otherwise be copied into every view, report and reply.
+pub const MAX_SUBJECT_CHARS: usize = 1_000;
+/// The text stored and indexed for search is cut to this many bytes (on a character
+/// boundary); the raw message, attachments included, is always kept whole.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+/// Each header value kept for the views and rules is cut to this many characters…
+pub const MAX_HEADER_VALUE_CHARS: usize = 4_096;
+/// …and header values are kept only while their total stays under this many bytes.
+pub const MAX_HEADERS_BYTES: usize = 256 * 1024;
+/// Display names, attachment names and content types are cut to this many characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// Longer addresses are left out: no SMTP path is longer (RFC 5321 §4.5.3.1.3).
+pub const MAX_ADDRESS_CHARS: usize = 320;
+/// Longer Message-IDs are left out (an id that long is no one's).
+pub const MAX_MESSAGE_ID_CHARS: usize = 250;
+/// The last this-many References are kept: the parent is the last (RFC 5322 §3.6.4).
+pub const MAX_REFERENCES: usize = 100;
+/// At most this many attachments are listed per message.
+pub const MAX_ATTACHMENTS: usize = 1_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
@@ -78,43 +100,53 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     if !message.headers().iter().any(|h| field_name(h.name())) {
         return unparsed(raw, "no header lines found: not an email".into());
     }
-    let from = message.from().and_then(|a| a.first());
+    let from = field(&message, "From", message.from()).into_iter().next();
     let mut parsed = Parsed {
         message_id: message
             .message_id()
             .map(clean_id)
-            .filter(|id| !id.is_empty()),
+            .filter(|id| !id.is_empty() && id.chars().count() <= MAX_MESSAGE_ID_CHARS),
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
-        from: from.and_then(|a| a.address()).map(normalize_address),
-        from_name: from.and_then(|a| a.name()).map(one_line),
-        to: addresses(message.to()),
-        cc: addresses(message.cc()),
+        from: from.as_ref().and_then(|m| m.address.clone()),
+        from_name: from.and_then(|m| m.name),
+        to: addresses(&message, "To", message.to()),
+        cc: addresses(&message, "Cc", message.cc()),
         envelope_to: Vec::new(),
-        subject: message.subject().map(one_line).unwrap_or_default(),
+        subject: message
+            .subject()
+            .map(|s| cut_chars(one_line(s), MAX_SUBJECT_CHARS))
+            .unwrap_or_default(),
         date: message.date().map(|d| d.to_timestamp()),
         text: message
             .body_text(0)
-            .map(|t| t.into_owned())
+            .map(|t| cut_bytes(t.into_owned(), MAX_TEXT_BYTES))
             .unwrap_or_default(),
         headers: Vec::with_capacity(message.headers().len()),
         content_language: message
             .content_language()
             .as_text_list()
             .and_then(|l| l.first().map(|s| s.to_string()))
-            .or_else(|| message.content_language().as_text().map(str::to_string)),
+            .or_else(|| message.content_language().as_text().map(str::to_string))
+            .map(|l| cut_chars(one_line(&l), MAX_NAME_CHARS)),
         attachments: message
             .attachments()
+            .take(MAX_ATTACHMENTS)
             .map(|part| Attachment {
-                name: part.attachment_name().map(one_line),
-                content_type: part
-                    .content_type()
-                    .map(|ct| match ct.subtype() {
-                        Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                        None => ct.ctype().to_string(),
-                    })
-                    .unwrap_or_else(|| "application/octet-stream".into())
-                    .to_ascii_lowercase(),
+                name: part
+                    .attachment_name()
+                    .map(|n| cut_chars(one_line(n), MAX_NAME_CHARS)),
+                content_type: cut_chars(
+                    part.content_type()
+                        .map(|ct| match ct.subtype() {
+                            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                            None => ct.ctype().to_string(),
+                        })
+                        .map(|ct| one_line(&ct))
+                        .unwrap_or_else(|| "application/octet-stream".into())
+                        .to_ascii_lowercase(),
+                    MAX_NAME_CHARS,
+                ),
                 size: part.contents().len(),
             })
             .collect(),
@@ -122,6 +154,7 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
         unparsed: None,
         dedup_key: String::new(),
     };
+    let mut headers_bytes = 0;
     for header in message.headers() {
         let name = header.name();
         let value = match header.value() {
@@ -138,10 +171,17 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
         if ["delivered-to", "x-original-to", "envelope-to"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
+            && parsed.envelope_to.len() < MAX_RECIPIENTS
         {
-            parsed
-                .envelope_to
-                .push(normalize_address(value.trim_matches(['<', '>', ' '])));
+            let address = normalize_address(value.trim_matches(['<', '>', ' ']));
+            if address.chars().count() <= MAX_ADDRESS_CHARS {
+                parsed.envelope_to.push(address);
+            }
+        }
+        let value = cut_chars(value, MAX_HEADER_VALUE_CHARS);
+        headers_bytes += name.len() + value.len();
+        if headers_bytes > MAX_HEADERS_BYTES {
+            break;
         }
         parsed.headers.push((name.to_string(), value));
     }
@@ -261,28 +301,94 @@ pub fn clean_id(id: &str) -> String {
         .collect()
 }
 
+/// The last [`MAX_REFERENCES`] ids, in order: a thread that long keeps its newest part,
+/// the parent (last) included.
 fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
-    let ids: Vec<String> = match value {
-        HeaderValue::Text(id) => vec![clean_id(id)],
-        HeaderValue::TextList(ids) => ids.iter().map(|id| clean_id(id)).collect(),
-        _ => Vec::new(),
+    let ids: &[_] = match value {
+        HeaderValue::Text(id) => std::slice::from_ref(id),
+        HeaderValue::TextList(ids) => ids,
+        _ => &[],
     };
-    ids.into_iter()
-        .filter(|id| !id.is_empty())
-        .take(100)
+    let mut kept: Vec<String> = ids
+        .iter()
+        .rev()
+        .map(|id| clean_id(id))
+        .filter(|id| !id.is_empty() && id.chars().count() <= MAX_MESSAGE_ID_CHARS)
+        .take(MAX_REFERENCES)
+        .collect();
+    kept.reverse();
+    kept
+}
+
+/// One mailbox of From, To or Cc, as stored: address normalised, name on one line.
+struct Mailbox {
+    address: Option<String>,
+    name: Option<String>,
+}
+
+/// The mailboxes of an address field. Where mail-parser's address for one of them cannot be
+/// right (it splits a quoted local part off as the name), the raw header is read by
+/// [`address::mailboxes`] instead.
+fn field(message: &Message<'_>, name: &str, parsed: Option<&Address<'_>>) -> Vec<Mailbox> {
+    let Some(parsed) = parsed else {
+        return Vec::new();
+    };
+    let keep = |address: &str, name: Option<&str>| Mailbox {
+        address: Some(normalize_address(address))
+            .filter(|a| !a.is_empty() && a.chars().count() <= MAX_ADDRESS_CHARS),
+        name: name
+            .map(|n| cut_chars(one_line(n), MAX_NAME_CHARS))
+            .filter(|n| !n.is_empty()),
+    };
+    let broken = parsed
+        .iter()
+        .take(MAX_RECIPIENTS)
+        .any(|a| a.address().is_some_and(address::looks_broken));
+    match message.header_raw(name) {
+        Some(raw) if broken => address::mailboxes(raw)
+            .iter()
+            .take(MAX_RECIPIENTS)
+            .map(|m| keep(&m.address, m.name.as_deref()))
+            .collect(),
+        _ => parsed
+            .iter()
+            .take(MAX_RECIPIENTS)
+            .map(|a| match a.address() {
+                Some(address) => keep(address, a.name()),
+                None => Mailbox {
+                    address: None,
+                    name: a.name().map(|n| cut_chars(one_line(n), MAX_NAME_CHARS)),
+                },
+            })
+            .collect(),
+    }
+}
+
+fn addresses(message: &Message<'_>, name: &str, parsed: Option<&Address<'_>>) -> Vec<String> {
+    field(message, name, parsed)
+        .into_iter()
+        .filter_map(|m| m.address)
         .collect()
 }
 
-fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
-    address
-        .map(|a| {
-            a.iter()
-                .filter_map(|addr| addr.address())
-                .map(normalize_address)
-                .take(MAX_RECIPIENTS)
-                .collect()
-        })
-        .unwrap_or_default()
+/// At most `max` characters of `text`, cut on a character boundary.
+pub fn cut_chars(mut text: String, max: usize) -> String {
+    if let Some((end, _)) = text.char_indices().nth(max) {
+        text.truncate(end);
+    }
+    text
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+pub fn cut_bytes(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let end = (0..=max)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(end);
+    }
+    text
 }
 
 pub fn normalize_address(address: &str) -> String {
@@ -348,6 +454,130 @@ mod tests {
         ] {
             assert_eq!(one_line(text), want, "{text:?}");
         }
+    }
+
+    #[test]
+    fn quoted_local_parts_are_whole_addresses() {
+        let raw = b"From: \"<x>\"@Example.test\r\nTo: \"a b\"@example.test, Name <\"<y>\"@example.test>, c@example.test\r\nCc: \"John\"@example.test\r\nSubject: hi\r\n\r\nbody";
+        let parsed = parse(raw, &limits());
+        assert_eq!(parsed.from.as_deref(), Some("\"<x>\"@example.test"));
+        assert_eq!(parsed.from_name, None);
+        assert_eq!(
+            parsed.to,
+            [
+                "\"a b\"@example.test",
+                "\"<y>\"@example.test",
+                "c@example.test"
+            ]
+        );
+        assert_eq!(parsed.cc, ["john@example.test"]);
+        let other = parse(
+            b"From: \"<z>\"@example.test\r\nSubject: hi\r\n\r\nbody",
+            &limits(),
+        );
+        assert_ne!(other.from, parsed.from, "two senders, two identities");
+        // The ordinary forms are read as mail-parser reads them, encoded names decoded.
+        let plain = parse(
+            b"From: =?utf-8?B?0JjQstCw0L0=?= <Ivan@Example.test>\r\nTo: \"Doe, Jane\" <jane@example.test>\r\n\r\nbody",
+            &limits(),
+        );
+        assert_eq!(plain.from.as_deref(), Some("ivan@example.test"));
+        assert_eq!(plain.from_name.as_deref(), Some("Иван"));
+        assert_eq!(plain.to, ["jane@example.test"]);
+    }
+
+    #[test]
+    fn the_last_hundred_references_are_kept_parent_last() {
+        let ids: Vec<String> = (0..150).map(|n| format!("<r{n}@x.example>")).collect();
+        let raw = format!(
+            "From: a@b.example\r\nReferences: {}\r\nSubject: hi\r\n\r\nbody",
+            ids.join("\r\n ")
+        );
+        let parsed = parse(raw.as_bytes(), &limits());
+        assert_eq!(parsed.references.len(), MAX_REFERENCES);
+        assert_eq!(parsed.references.first().unwrap(), "r50@x.example");
+        assert_eq!(parsed.references.last().unwrap(), "r149@x.example");
+    }
+
+    #[test]
+    fn derived_fields_are_bounded() {
+        let subject = "Привет ".repeat(1_000);
+        let long_header = "v".repeat(10_000);
+        let mut raw = format!(
+            "From: {} <a@b.example>\r\nTo: {}@b.example, ok@b.example\r\nSubject: {subject}\r\nX-Long: {long_header}\r\n",
+            "n".repeat(5_000),
+            "l".repeat(400)
+        );
+        for i in 0..100 {
+            raw.push_str(&format!("X-Fill-{i}: {long_header}\r\n"));
+        }
+        raw.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
+        raw.push_str(&"ж".repeat(MAX_TEXT_BYTES));
+        let parsed = parse(raw.as_bytes(), &limits());
+        assert_eq!(parsed.unparsed, None);
+        assert_eq!(parsed.subject.chars().count(), MAX_SUBJECT_CHARS);
+        assert!(subject.starts_with(&parsed.subject));
+        assert!(parsed.text.len() <= MAX_TEXT_BYTES && parsed.text.len() > MAX_TEXT_BYTES - 4);
+        assert!(parsed.text.chars().all(|c| c == 'ж'));
+        assert_eq!(
+            parsed.from_name.as_deref().map(|n| n.chars().count()),
+            Some(MAX_NAME_CHARS)
+        );
+        assert_eq!(parsed.to, ["ok@b.example"]);
+        assert_eq!(
+            parsed.header("X-Long").map(|v| v.chars().count()),
+            Some(MAX_HEADER_VALUE_CHARS)
+        );
+        let kept: usize = parsed.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        assert!(kept <= MAX_HEADERS_BYTES, "{kept}");
+        assert!(parsed.headers.len() < 100, "{}", parsed.headers.len());
+        assert!(parsed.header("From").is_some());
+    }
+
+    #[test]
+    fn the_raw_message_is_stored_whole_and_the_derived_fields_cut() {
+        use crate::ingest::{Incoming, Ingester, Origin, Summary};
+        let config = crate::config::Config::builtin();
+        let clock = crate::clock::ManualClock::new("2026-11-16T08:00:00Z".parse().unwrap());
+        let mut store = crate::store::Store::open_in_memory().unwrap();
+        let raw = format!(
+            "From: a@b.example\r\nSubject: {}\r\nX-Pad: {}\r\n\r\n{}",
+            "Re: ".repeat(250_000),
+            "p".repeat(100_000),
+            "body ".repeat(400_000)
+        )
+        .into_bytes();
+        let batch = [Incoming {
+            raw: raw.clone(),
+            origin: Origin {
+                mailbox: None,
+                location: "test".into(),
+                imap: None,
+                sent: false,
+            },
+        }];
+        let ingester = Ingester {
+            config: &config,
+            clock: &clock,
+        };
+        ingester
+            .ingest_batch(&mut store, &batch, &mut Summary::default())
+            .unwrap();
+        let (stored, subject, text, headers): (Vec<u8>, i64, i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT raw, length(subject), length(CAST(text AS BLOB)), length(headers) FROM messages",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(stored, raw);
+        assert_eq!(subject, MAX_SUBJECT_CHARS as i64);
+        assert!(text <= MAX_TEXT_BYTES as i64, "{text}");
+        assert!(
+            headers < 2 * (MAX_SUBJECT_CHARS + MAX_HEADER_VALUE_CHARS) as i64,
+            "{headers}"
+        );
     }
 
     #[test]

@@ -1,13 +1,9 @@
 //! Step 4: which existing ticket a message belongs to, tried in the order of DESIGN.md:
 //! reply token, In-Reply-To/References, subject tag, then same sender and subject.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::parse::Parsed;
 use super::{Lookup, TicketId};
-use crate::config::{Config, TicketTag};
+use crate::config::Config;
 
 /// How a message found its ticket; stored with the message and shown in its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,38 +194,12 @@ fn plus_token<'a>(address: &'a str, marker: &str, allowed: fn(char) -> bool) -> 
     (!token.is_empty() && token.len() <= 64 && token.chars().all(allowed)).then_some(token)
 }
 
-static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*(re|fwd?|fw|aw|wg|sv|vs|antw|odp|pd|tr|rif|r|ynt|отв|ответ|пересл|回复|转发|返信|転送)\s*(\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]\s*",
-    )
-    .expect("reply prefix pattern is valid")
-});
-
-/// The subject as a thread key: reply/forward prefixes in many languages and ticket tags
-/// removed, case and spacing folded.
-pub fn normalize_subject(subject: &str, tag: &TicketTag) -> String {
-    let mut rest = tag.strip(subject).into_owned();
-    loop {
-        let trimmed = rest.trim_start();
-        let next = match REPLY_PREFIX.find(trimmed) {
-            Some(m) => trimmed[m.end()..].to_string(),
-            None if trimmed.starts_with("[EXT]") || trimmed.starts_with("[EXTERNAL]") => trimmed
-                .split_once(']')
-                .map(|(_, r)| r.to_string())
-                .unwrap_or_default(),
-            None => break,
-        };
-        rest = next;
-    }
-    rest.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
+pub use super::subject::normalize_subject;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TicketTag;
 
     #[test]
     fn normalizes_prefixes_in_many_languages() {

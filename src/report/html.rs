@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use jiff::tz::TimeZone;
 
-use super::text::{clip, duration, local, percent, printable};
+use super::text::{clip, duration, local, percent};
 use super::{Bucket, Report};
 
 const MET: &str = "#2e7d32";
@@ -236,7 +236,11 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
 /// HTML-escaped, control characters shown as `?`: safe as element text and as a quoted
 /// attribute value.
 pub fn esc(text: &str) -> String {
-    handlebars::html_escape(&printable(text))
+    let printable: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    handlebars::html_escape(&printable)
 }
 
 fn svg_open(out: &mut String, chart: &str, label: &str, height: f64) -> std::fmt::Result {

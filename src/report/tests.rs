@@ -495,3 +495,39 @@ fn reports_render_as_text_json_and_html() {
     assert!(page.contains(&format!("<td>#{b}</td>")), "{page}");
     assert!(page.starts_with("<!DOCTYPE html>"));
 }
+
+#[test]
+fn a_huge_stored_subject_is_read_cut_and_counted_as_one_ticket() {
+    use crate::ingest::parse::MAX_SUBJECT_CHARS;
+    let mut desk = Desk::new();
+    let reference = desk.file(0, 0, mail("mallory@c.example", "Short", "m1@c", None, ""));
+    // As a version without the subject cut stored it: 1.2 MB of distinct words.
+    let words: Vec<String> = (0..200_000).map(|n| format!("w{n:05}x")).collect();
+    let subject = format!("{}{}", "Re: ".repeat(10), words.join(" "));
+    desk.store
+        .connection()
+        .execute(
+            "UPDATE tickets SET subject = ?1 WHERE id = ?2",
+            rusqlite::params![subject, store::ticket_of_reference(reference)],
+        )
+        .unwrap();
+    let report = desk.report(None);
+    let breach = report
+        .breaches
+        .iter()
+        .find(|b| b.reference == reference)
+        .expect("overdue");
+    assert_eq!(breach.subject.chars().count(), MAX_SUBJECT_CHARS);
+    assert!(subject.starts_with(&breach.subject));
+    // Ties in alphabetical order: the subject's first words.
+    let terms: Vec<&str> = report
+        .topics
+        .terms
+        .iter()
+        .map(|t| t.term.as_str())
+        .collect();
+    assert_eq!(terms, words[..super::TOP_TOPICS]);
+    assert!(report.topics.terms.iter().all(|t| t.count == 1));
+    let text = super::text::render(&report, &desk.config.calendar.timezone);
+    assert!(text.len() < 10_000, "{} bytes", text.len());
+}

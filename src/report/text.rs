@@ -1,6 +1,6 @@
 //! The report as plain text for a terminal or a mail body: aligned columns, local times
 //! in the report's time zone, and nothing a subject holds can move the cursor (control
-//! characters are shown as `?`).
+//! characters are shown as visible escapes, [`crate::terminal::visible`]).
 
 use std::fmt::Write;
 
@@ -101,7 +101,7 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
                     .map(|t| local(t, tz))
                     .unwrap_or_else(|| "still waiting".into()),
                 duration(breach.late_seconds),
-                clip(&printable(&breach.subject), SUBJECT_WIDTH)
+                printable(&clip(&breach.subject, SUBJECT_WIDTH))
             )?;
         }
         let days: Vec<String> = report
@@ -196,16 +196,15 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
-/// Control characters (escape sequences, line breaks) shown as `?`.
+/// Nothing that steers a terminal, and no line break: every value here is one cell of a line
+/// ([`crate::terminal::visible_line`]).
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::terminal::visible_line(text).into_owned()
 }
 
 /// At most `width` characters, the last one `…` when the text was cut.
 pub fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if text.chars().nth(width).is_none() {
         text.to_string()
     } else {
         let mut clipped: String = text.chars().take(width.saturating_sub(1)).collect();
@@ -229,6 +228,9 @@ mod tests {
 
     #[test]
     fn control_characters_cannot_reach_the_terminal() {
-        assert_eq!(printable("a\u{1b}[2Jb\r\nc"), "a?[2Jb??c");
+        assert_eq!(
+            printable("a\u{1b}[2Jb\r\nc\u{9b}d"),
+            "a\\u{1b}[2Jb\\u{d}\\u{a}c\\u{9b}d"
+        );
     }
 }

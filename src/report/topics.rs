@@ -102,21 +102,33 @@ static STOP_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The distinct terms of one subject, in order of appearance.
+/// At most this many terms are taken from one subject: a subject of millions of distinct
+/// words (hostile mail) counts like a long one, not like millions of tickets.
+pub const MAX_TERMS_PER_SUBJECT: usize = 32;
+
+/// Longer words are not topics (base64, URLs, hashes) and are left out.
+pub const MAX_TERM_CHARS: usize = 40;
+
+/// The distinct terms of one subject, in order of appearance, at most
+/// [`MAX_TERMS_PER_SUBJECT`] of them, none longer than [`MAX_TERM_CHARS`].
 pub fn subject_terms(subject: &str, tag: &TicketTag) -> Vec<String> {
     let normalized = normalize_subject(subject, tag);
     let mut terms: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for word in normalized.split(|c: char| !(c.is_alphanumeric() || is_apostrophe(c))) {
+        if terms.len() == MAX_TERMS_PER_SUBJECT {
+            break;
+        }
+        let word = word.trim_matches(is_apostrophe);
+        let length = word.chars().take(MAX_TERM_CHARS + 1).count();
+        if !(2..=MAX_TERM_CHARS).contains(&length) || !word.chars().any(char::is_alphabetic) {
+            continue;
+        }
         let word: String = word
-            .trim_matches(is_apostrophe)
             .chars()
             .map(|c| if is_apostrophe(c) { '\'' } else { c })
             .collect();
-        if word.chars().count() < 2
-            || !word.chars().any(char::is_alphabetic)
-            || STOP_WORDS.contains(word.as_str())
-            || terms.contains(&word)
-        {
+        if STOP_WORDS.contains(word.as_str()) || !seen.insert(word.clone()) {
             continue;
         }
         terms.push(word);
@@ -210,6 +222,46 @@ mod tests {
     fn hostile_subjects_give_plain_terms() {
         let terms = subject_terms("<script>alert('x')</script> refund", &tag());
         assert_eq!(terms, ["script", "alert", "refund"]);
+    }
+
+    /// `aa`, `ab`, … : distinct letter words, none a stop word of the length used.
+    fn distinct_word(mut n: usize, letters: usize) -> String {
+        let mut word = vec![b'a'; letters];
+        for place in word.iter_mut().rev() {
+            *place = b'a' + (n % 26) as u8;
+            n /= 26;
+        }
+        String::from_utf8(word).unwrap()
+    }
+
+    #[test]
+    fn a_subject_of_many_distinct_words_gives_at_most_the_cap() {
+        let words: Vec<String> = (0..300_000).map(|n| distinct_word(n, 5)).collect();
+        let subject = words.join(" ");
+        let started = std::time::Instant::now();
+        let terms = subject_terms(&subject, &tag());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(terms.len(), MAX_TERMS_PER_SUBJECT);
+        assert_eq!(terms[..], words[..MAX_TERMS_PER_SUBJECT]);
+
+        let topics = topics(
+            [(None, subject.as_str()), (None, subject.as_str())].into_iter(),
+            &tag(),
+            100,
+        );
+        assert_eq!(topics.terms.len(), MAX_TERMS_PER_SUBJECT);
+        assert!(topics.terms.iter().all(|t| t.count == 2));
+    }
+
+    #[test]
+    fn repeated_and_overlong_words_are_not_terms() {
+        let long = "x".repeat(MAX_TERM_CHARS + 1);
+        let longest = "y".repeat(MAX_TERM_CHARS);
+        let subject = format!("{} {long} {longest} refund", "refund ".repeat(50));
+        assert_eq!(
+            subject_terms(&subject, &tag()),
+            ["refund".to_string(), longest]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ingest::TicketId;
+use crate::ingest::parse::MAX_SUBJECT_CHARS;
 
 /// The outbox kind of the weekly report mail.
 pub const REPORT_KIND: &str = "report";
@@ -21,6 +22,7 @@ const LAST_WEEKLY_SLOT: &str = "report.weekly.last_slot";
 pub struct TicketHistory {
     pub id: TicketId,
     pub queue: String,
+    /// At most [`MAX_SUBJECT_CHARS`] characters, whatever an older version stored.
     pub subject: String,
     pub customer: String,
     /// Start and deadline of the waiting period open now, if any.
@@ -41,15 +43,16 @@ pub fn ticket_histories(
     queue: Option<&str>,
 ) -> rusqlite::Result<Vec<TicketHistory>> {
     let mut tickets: Vec<TicketHistory> = conn
-        .prepare(
-            "SELECT t.id, t.queue, t.subject, t.customer, t.waiting_since, t.due_at,
+        .prepare(&format!(
+            "SELECT t.id, t.queue, substr(t.subject, 1, {MAX_SUBJECT_CHARS}), t.customer,
+                t.waiting_since, t.due_at,
                 EXISTS (SELECT 1 FROM events e WHERE e.ticket_id = t.id AND e.type = 'created'
                         AND e.detail LIKE 'ignored by rule%')
              FROM tickets t
              WHERE (t.last_message_at >= ?1 OR t.due_at >= ?1) AND t.created_at < ?2
                AND (?3 IS NULL OR t.queue = ?3)
-             ORDER BY t.id",
-        )?
+             ORDER BY t.id"
+        ))?
         .query_map(params![since, until, queue], |r| {
             Ok(TicketHistory {
                 id: r.get(0)?,
@@ -129,18 +132,19 @@ pub fn acknowledgements_sent(
     )
 }
 
-/// A ticket opened in the window, for the topics: `(category, subject, unparsed)`.
+/// A ticket opened in the window, for the topics: `(category, subject, unparsed)`, the
+/// subject cut at [`MAX_SUBJECT_CHARS`] characters as new ones are stored.
 pub fn opened_tickets(
     conn: &Connection,
     since: i64,
     until: i64,
     queue: Option<&str>,
 ) -> rusqlite::Result<Vec<(Option<String>, String, bool)>> {
-    conn.prepare(
-        "SELECT category, subject, unparsed FROM tickets
+    conn.prepare(&format!(
+        "SELECT category, substr(subject, 1, {MAX_SUBJECT_CHARS}), unparsed FROM tickets
          WHERE created_at >= ?1 AND created_at < ?2 AND status != 'ignored'
-           AND (?3 IS NULL OR queue = ?3)",
-    )?
+           AND (?3 IS NULL OR queue = ?3)"
+    ))?
     .query_map(params![since, until, queue], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?
