@@ -51,6 +51,77 @@ pub fn evidence(parsed: &Parsed) -> Option<String> {
     Some(format!("{} with {reason}", sender_reason(parsed, sender)))
 }
 
+/// How far into the raw bounce the returned message is looked for.
+const RETURNED_SCAN_BYTES: usize = 512 * 1024;
+
+/// At most this many of our Message-IDs are taken from one bounce.
+const MAX_RETURNED: usize = 8;
+
+/// The Message-IDs of mail the desk sent (`postdesk.<kind>.<row>.<random>@<domain>`) that
+/// a bounce carries back: in its returned message or headers, or its thread headers.
+pub fn returned_ids(raw: &[u8]) -> Vec<String> {
+    static OURS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"postdesk\.[a-z_]{1,32}\.[0-9]{1,19}\.[0-9a-f]{8}@[A-Za-z0-9.-]{1,253}",
+        )
+        .expect("message id pattern is valid")
+    });
+    let mut ids: Vec<String> = Vec::new();
+    for found in OURS.find_iter(&raw[..raw.len().min(RETURNED_SCAN_BYTES)]) {
+        let id = String::from_utf8_lossy(found.as_bytes())
+            .trim_end_matches('.')
+            .to_string();
+        if !ids.contains(&id) {
+            ids.push(id);
+            if ids.len() == MAX_RETURNED {
+                break;
+            }
+        }
+    }
+    ids
+}
+
+/// The failed recipient and the reason, as far as the bounce says (RFC 3464
+/// `Final-Recipient`, `Status`, `Diagnostic-Code`, else the first status code of its
+/// text), in one bounded line.
+pub fn failure(raw: &[u8], text: &str) -> String {
+    static FIELD: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"(?mi)^(final-recipient|status|diagnostic-code):[ \t]*(?:rfc822;|smtp;)?[ \t]*([^\r\n]{1,200})",
+        )
+        .expect("delivery status pattern is valid")
+    });
+    let mut parts: Vec<String> = Vec::new();
+    for field in FIELD.captures_iter(&raw[..raw.len().min(RETURNED_SCAN_BYTES)]) {
+        let name = String::from_utf8_lossy(&field[1]).to_ascii_lowercase();
+        if parts.iter().any(|p| p.starts_with(&name)) {
+            continue;
+        }
+        parts.push(format!(
+            "{name} {}",
+            String::from_utf8_lossy(&field[2]).trim()
+        ));
+    }
+    if parts.is_empty()
+        && let Some(line) = STATUS_CODE
+            .find(head(text, SCAN_BYTES))
+            .and_then(|m| text[m.start()..].lines().next())
+    {
+        parts.push(line.trim().to_string());
+    }
+    let line: String = parts
+        .join("; ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(400)
+        .collect();
+    if line.is_empty() {
+        "no reason given".into()
+    } else {
+        line
+    }
+}
+
 /// Parts that only a delivery report or a returned message has.
 const RETURNED_TYPES: &[&str] = &[
     "message/rfc822",
@@ -216,6 +287,30 @@ mod tests {
         // may still file it as automatic).
         let notice = "From: postmaster@example.org\r\nSubject: New policy\r\n\r\nPlease read the attached policy.\r\n";
         assert_eq!(evidence_of(notice), None);
+    }
+
+    #[test]
+    fn our_returned_message_ids_and_the_reason() {
+        let raw = b"From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n\
+            Final-Recipient: rfc822; alice@customer.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+            Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\
+            --b\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+            Message-ID: <postdesk.acknowledgement.12.00c0ffee@desk.example>\r\n\
+            References: <postdesk.acknowledgement.12.00c0ffee@desk.example> <other@x>\r\n--b--\r\n";
+        assert_eq!(
+            returned_ids(raw),
+            ["postdesk.acknowledgement.12.00c0ffee@desk.example"]
+        );
+        assert_eq!(
+            failure(raw, ""),
+            "final-recipient alice@customer.example; status 5.1.1; diagnostic-code 550 5.1.1 no such user"
+        );
+        assert_eq!(
+            failure(b"", "Sorry.\n<a@b>:\n550 no mailbox here\nmore"),
+            "550 no mailbox here"
+        );
+        assert!(returned_ids(b"postdesk.ack.1.zzzzzzzz@x").is_empty());
     }
 
     #[test]

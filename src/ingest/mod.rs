@@ -273,6 +273,8 @@ pub struct TicketUpdate<'a> {
     pub assignee: Option<String>,
     pub queue: Option<String>,
     pub priority: Option<&'static str>,
+    /// A label the ticket gets if it has not got it yet.
+    pub label: Option<&'static str>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -343,6 +345,9 @@ pub struct Prepared {
     to_json: String,
     cc_json: String,
     headers_json: String,
+    /// For a bounce: the Message-IDs of our own mail it returns, and why it failed.
+    returned: Vec<String>,
+    failure: String,
 }
 
 /// The pure part of the pipeline. Never panics on any input.
@@ -350,8 +355,18 @@ pub fn prepare(raw: &[u8], config: &Config) -> Prepared {
     // mail-parser promises never to panic; should it ever, the message is kept, unparsed.
     let parsed = catch_unwind(AssertUnwindSafe(|| parse::parse(raw, &config.ingest)))
         .unwrap_or_else(|_| parse::unparsed(raw, "the MIME parser failed on this message".into()));
+    let author = classify::classify(&parsed, config);
+    let (returned, failure) = match author {
+        Author::Automatic(AutoKind::Bounce, _) => (
+            bounce::returned_ids(raw),
+            bounce::failure(raw, &parsed.text),
+        ),
+        _ => (Vec::new(), String::new()),
+    };
     Prepared {
-        author: classify::classify(&parsed, config),
+        author,
+        returned,
+        failure,
         language: language::detect(
             parsed.content_language.as_deref(),
             &parsed.subject,
@@ -474,6 +489,35 @@ pub fn decide<'a, L: Lookup>(
         (true, Some(_)) => &Author::Agent,
         (false, _) => &prepared.author,
     };
+    if !origin.sent
+        && let Some((bounced, sent_to)) = bounced_mail(prepared, lookup)?
+    {
+        message.kind = Kind::automatic(AutoKind::Bounce);
+        let whom = if config.is_agent(&sent_to) {
+            format!("the agent {sent_to}")
+        } else {
+            format!("{sent_to}: they did not get our mail, phone them or check the address")
+        };
+        events.push((
+            "delivery_failed",
+            format!(
+                "mail the desk sent did not arrive ({}) to {whom}",
+                prepared.failure
+            ),
+        ));
+        return Ok(Outcome::Store(Box::new(Decision {
+            message,
+            placement: Placement::Existing {
+                ticket: bounced,
+                update: TicketUpdate {
+                    label: Some("delivery_failed"),
+                    ..TicketUpdate::default()
+                },
+            },
+            events,
+            mails: Vec::new(),
+        })));
+    }
     let staff = parsed
         .from
         .as_deref()
@@ -751,6 +795,24 @@ fn quarantine<'a>(
         )],
         mails,
     }
+}
+
+/// The ticket, and the recipient, of mail the desk sent that this bounce returns. Our
+/// Message-IDs carry 32 random bits, so a bounce naming one saw that mail.
+fn bounced_mail<L: Lookup>(
+    prepared: &Prepared,
+    lookup: &L,
+) -> rusqlite::Result<Option<(TicketId, String)>> {
+    for id in &prepared.returned {
+        let sent = lookup
+            .thread_refs(id)?
+            .into_iter()
+            .find(|r| r.author.is_empty());
+        if let Some(sent) = sent {
+            return Ok(Some((sent.ticket, sent.sent_to.unwrap_or_default())));
+        }
+    }
+    Ok(None)
 }
 
 /// The people who may later join this ticket by tag or subject: the sender and the other

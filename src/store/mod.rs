@@ -215,6 +215,14 @@ impl Store {
                     update.queue,
                     update.priority,
                 ])?;
+                if let Some(label) = update.label {
+                    conn.prepare_cached(
+                        "UPDATE tickets SET labels = json_insert(labels, '$[#]', ?2)
+                         WHERE id = ?1
+                           AND NOT EXISTS (SELECT 1 FROM json_each(tickets.labels) WHERE value = ?2)",
+                    )?
+                    .execute(params![ticket, label])?;
+                }
                 (
                     *ticket,
                     false,
