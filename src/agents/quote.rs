@@ -131,6 +131,12 @@ static DEVICE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
           | (?:отправлено|послано)\s+(?:с|из|через)\s+\S.*
           | надіслано\s+(?:з|із|через)\s+\S.*
           | (?:wysłane|wysłano)\s+z\s+\S.*
+          | gesendet\s+(?:mit|über)\s+(?:der|dem|meinem|einem)?\s*\S.*(?:app|mail|iphone|ipad|android|outlook)
+          | inviato\s+da\s+(?:il\s+mio\s+)?\S.*
+          | (?:skickat|skickades)\s+från\s+(?:min\s+)?\S.*
+          | sendt\s+fra\s+(?:min\s+)?\S.*
+          | odesláno\s+z\s+\S.*
+          | enviado\s+do\s+(?:meu\s+)?\S.*
         )$",
     )
     .expect("valid pattern")
@@ -160,6 +166,13 @@ const DEVICE_NAME_WORDS: usize = 7;
 /// A line that only draws a rule: left behind above a cut header block.
 static RULE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:_{2,}|-{3,}|={3,}|\*(?:\s*\*){2,})\s*$").expect("valid pattern")
+});
+
+/// A caption between dashes ("-----Oprindelig meddelelse-----", "-------- Thư gốc
+/// --------"): in any language, the separator of a quoted message when a header block
+/// follows it.
+static DASHED_CAPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*-{2,}\s*[^-\s][^-]{0,48}?\s*-{2,}\s*$").expect("valid pattern")
 });
 
 /// A quoted line shorter than this was not broken by the quoting client's line wrap.
@@ -218,6 +231,11 @@ fn find_history(lines: &[&str]) -> Cut {
             cut.end = i;
             return cut;
         }
+        if let Some(at) = attribution_after_sentence(line) {
+            cut.end = i;
+            cut.partial = Some((i, at));
+            return cut;
+        }
         if let Some(last) = attribution_at(lines, i) {
             if history_follows(lines, last) {
                 cut.end = i;
@@ -243,6 +261,17 @@ fn find_history(lines: &[&str]) -> Cut {
     cut
 }
 
+/// Where an attribution starts inside a line after the writer's own sentence ("Works
+/// now, thanks! On Tue, … Bob <b@x> wrote:").
+fn attribution_after_sentence(line: &str) -> Option<usize> {
+    let found = INLINE_ATTRIBUTION.find(line)?;
+    let before = line.get(..found.start())?.trim_end();
+    (found.start() > 0
+        && before.ends_with(['.', '!', '?', '…'])
+        && found.end() + 1 >= line.trim_end().len())
+    .then_some(found.start())
+}
+
 /// A signature delimiter, a device footer, an "Original Message" separator or a header
 /// block: nothing the writer typed follows.
 fn ends_text(lines: &[&str], i: usize) -> bool {
@@ -251,6 +280,8 @@ fn ends_text(lines: &[&str], i: usize) -> bool {
         || is_device_footer(trimmed)
         || ORIGINAL_MESSAGE.is_match(trimmed)
         || starts_header_block(lines, i)
+        || (DASHED_CAPTION.is_match(trimmed)
+            && next_non_blank(lines, i + 1).is_some_and(|next| starts_header_block(lines, next)))
 }
 
 /// "Sent from my iPhone", "Отправлено из мобильной Почты Mail.ru", "Get Outlook for iOS"…
@@ -366,7 +397,11 @@ fn is_attribution(lines: &[&str], first: usize, last: usize) -> bool {
     if VERB_INSIDE.is_match(&joined) {
         return opens || has_address;
     }
-    ADDRESS_AT_END.is_match(&joined) && dated
+    // By structure, in any language: a dated line with the sender's address, ending in a
+    // colon, right above the quote (Apple Mail's "Wiadomość napisana przez … w dniu …, o
+    // godz. …:").
+    (ADDRESS_AT_END.is_match(&joined) && dated)
+        || (dated && has_address && joined.ends_with(':') && next_text_is_quoted(lines, last))
 }
 
 /// A first line of a wrapped attribution: an opener, an address, or a date near its start.
@@ -455,7 +490,15 @@ fn is_wrapped_quote(lines: &[&str], i: usize) -> bool {
         && !is_quoted(lines[i])
         && is_quoted(lines[i - 1])
         && is_quoted(lines[i + 1])
-        && lines[i - 1].chars().count() >= WRAP_WIDTH
+        && (lines[i - 1].chars().count() >= WRAP_WIDTH || is_bare_link(lines[i]))
+}
+
+/// A line that is only a link: clients put a long URL of a quoted line on a line of its
+/// own without the quote marker.
+fn is_bare_link(line: &str) -> bool {
+    let line = line.trim().trim_start_matches('<').trim_end_matches('>');
+    (line.starts_with("http://") || line.starts_with("https://") || line.starts_with("mailto:"))
+        && !line.contains(char::is_whitespace)
 }
 
 fn is_quoted(line: &str) -> bool {
@@ -670,5 +713,89 @@ mod tests {
         assert_eq!(visible_text(text), text);
         let outlook = "Done.\n\n________________________________\nFrom: A <a@example.com>\nSent: today\nTo: b\nSubject: x";
         assert_eq!(visible_text(outlook), "Done.");
+    }
+}
+
+#[cfg(test)]
+mod structure_tests {
+    use super::visible_text;
+
+    fn check(body: &str, expected: &str) {
+        assert_eq!(visible_text(body), expected, "\n--- body:\n{body}");
+    }
+
+    #[test]
+    fn attribution_with_extra_words() {
+        check(
+            "Thanks, fixed.\n\nOn Thursday, October 25, 2012 at 3:03 PM, life is short. on Bob wrote:\n\n> Is it fixed?\n",
+            "Thanks, fixed.",
+        );
+    }
+
+    #[test]
+    fn attribution_over_two_lines() {
+        check(
+            "Done.\n\nOn Tue, Nov 17, 2026 at 10:00 AM, Alice Martin\n<alice@customer.example> wrote:\n> Please refund.\n",
+            "Done.",
+        );
+    }
+
+    #[test]
+    fn apple_mail_in_polish() {
+        check(
+            "Dziękuję, działa.\n\nWiadomość napisana przez Jan Kowalski <jan@example.pl> w dniu 17.11.2026, o godz. 10:00:\n\n> Czy to działa?\n",
+            "Dziękuję, działa.",
+        );
+    }
+
+    #[test]
+    fn a_link_line_inside_the_quote() {
+        check(
+            "Yes.\n\nOn Tue, 17 Nov 2026 at 10:00, Bob <bob@example.com> wrote:\n> see the page at\n<https://example.com/a/very/long/link>\n> and tell me\n",
+            "Yes.",
+        );
+    }
+
+    #[test]
+    fn original_message_in_more_languages() {
+        for separator in [
+            "-----Oprindelig meddelelse-----",
+            "-----Ursprüngliche Nachricht-----",
+            "-------- Thư gốc --------",
+            "-----Mensaje original-----",
+        ] {
+            check(
+                &format!("Ok.\n\n{separator}\nFrom: Bob\nSent: today\nSubject: x\n\nold text\n"),
+                "Ok.",
+            );
+        }
+    }
+
+    #[test]
+    fn german_mobile_footer() {
+        check(
+            "Passt, danke.\n\nGesendet mit der mobilen Mail App\n",
+            "Passt, danke.",
+        );
+    }
+
+    #[test]
+    fn outlook_block_with_a_wrapped_link_address() {
+        check(
+            "Agreed.\n\nFrom: Bob Stone [mailto:bob@example.com]\nSent: Tuesday, November 17, 2026 10:00 AM\nTo: Support\nSubject: Refund\n\nold\n",
+            "Agreed.",
+        );
+        check(
+            "Agreed.\n\nFrom: Bob Stone <\nbob@example.com<mailto:bob@example.com>>\nDate: Tuesday, November 17, 2026 10:00 AM\nTo: Support\nSubject: Refund\n\nold\n",
+            "Agreed.",
+        );
+    }
+
+    #[test]
+    fn reply_and_attribution_on_one_line() {
+        check(
+            "Works now, thanks! On Tue, Nov 17, 2026 at 10:00 AM, Bob <bob@example.com> wrote:\n> Does it work?\n",
+            "Works now, thanks!",
+        );
     }
 }
