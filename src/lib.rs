@@ -22,5 +22,6 @@ pub mod sla;
 pub mod smtp;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod templates;
 pub mod terminal;
