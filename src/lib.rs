@@ -14,6 +14,7 @@ pub mod imap;
 pub mod ingest;
 pub mod maildir;
 pub mod outbox;
+pub mod private_files;
 pub mod probe;
 pub mod report;
 pub mod scheduler;
