@@ -193,17 +193,25 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rusqlite_migration=warn"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let spec = std::env::var("POSTDESK_LOG").ok();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(crate::telemetry::env_filter(spec.as_deref()))
         .with_writer(std::io::stderr);
     // Under systemd the journal stamps each line itself.
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    // Whatever POSTDESK_LOG asks, dependencies that log secrets stay at their cap.
+    let caps = crate::telemetry::caps();
     match (format, journal) {
-        (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Text, true) => builder.with_ansi(false).without_time().init(),
-        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Json, _) => builder.json().finish().with(caps).init(),
+        (LogFormat::Text, true) => builder
+            .with_ansi(false)
+            .without_time()
+            .finish()
+            .with(caps)
+            .init(),
+        (LogFormat::Text, false) => builder.finish().with(caps).init(),
     }
 }
 

@@ -41,6 +41,42 @@ pub struct Shared {
     pub imap_jobs: Arc<watch::Sender<u64>>,
     /// Wakes the checkpointer thread after a write (see [`spawn_checkpointer`]).
     checkpoint: SyncSender<Checkpoint>,
+    /// The read-only connection of [`Shared::read_apart`].
+    reader: Arc<Reader>,
+}
+
+/// A read-only connection to the store's database file, opened at first use. WAL lets it
+/// read while the writer writes, so long reads (the weekly report) hold up no ingest.
+struct Reader {
+    /// None for an in-memory store, which has no file to open twice.
+    path: Option<PathBuf>,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Reader {
+    fn of(store: &Store) -> Reader {
+        Reader {
+            path: store
+                .connection()
+                .path()
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            conn: Mutex::new(None),
+        }
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.into(),
+        source,
+    })?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 impl Shared {
@@ -53,6 +89,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             config: Arc::new(config),
+            reader: Arc::new(Reader::of(&store)),
             store: Arc::new(Mutex::new(store)),
             clock,
             outbox_wake: Arc::new(Notify::new()),
@@ -86,6 +123,26 @@ impl Shared {
         query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         Ok(query(self.lock().connection())?)
+    }
+
+    /// Like [`Shared::read`], on the read-only connection and without the writer's lock:
+    /// for long reads such as composing the weekly report and the other outgoing mail. The
+    /// query runs in one read transaction, so it sees one state of the store throughout.
+    /// An in-memory store (tests) has no second connection: [`Shared::read`] is used.
+    pub fn read_apart<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let Some(path) = &self.reader.path else {
+            return self.read(query);
+        };
+        let mut slot = self.reader.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(open_reader(path)?),
+        };
+        let snapshot = conn.transaction()?;
+        Ok(query(&snapshot)?)
     }
 
     pub fn write<T>(
@@ -394,8 +451,66 @@ fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
 
 #[cfg(test)]
 mod tests {
-    use super::Backoff;
-    use std::time::Duration;
+    use super::*;
+
+    fn shared_over(store: Store) -> Shared {
+        let (checkpoint, _) = std::sync::mpsc::sync_channel(1);
+        Shared::new(Config::builtin(), store, Arc::new(SystemClock), checkpoint)
+    }
+
+    #[test]
+    fn long_reads_run_while_the_writer_holds_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk.db");
+        let shared = shared_over(Store::open(&path, None).unwrap());
+        shared
+            .write(|store| {
+                store
+                    .connection()
+                    .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);")
+            })
+            .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = shared.clone();
+        let read_while_locked = shared
+            .write(|store| {
+                // The writer holds the lock and an open write transaction.
+                let tx = store.transaction()?;
+                tx.execute("INSERT INTO t VALUES (3)", [])?;
+                let handle = std::thread::spawn(move || {
+                    let count = reader.read_apart(|conn| {
+                        conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    });
+                    done.send(count.unwrap()).unwrap();
+                });
+                let seen = finished.recv_timeout(Duration::from_secs(10));
+                tx.commit()?;
+                handle.join().unwrap();
+                Ok(seen)
+            })
+            .unwrap();
+        // Answered before the writer let go, from the last committed state.
+        assert_eq!(read_while_locked, Ok(2));
+        let after = shared.read_apart(|conn| {
+            conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+        });
+        assert_eq!(after.unwrap(), 3);
+        // The connection is read-only.
+        assert!(
+            shared
+                .read_apart(|conn| conn.execute("INSERT INTO t VALUES (4)", []))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_in_memory_store_reads_through_the_writer() {
+        let shared = shared_over(Store::open_in_memory().unwrap());
+        let tickets = shared.read_apart(|conn| {
+            conn.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0))
+        });
+        assert_eq!(tickets.unwrap(), 0);
+    }
 
     #[test]
     fn backoff_grows_to_a_cap_with_jitter() {

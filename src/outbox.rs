@@ -91,7 +91,8 @@ async fn send_round(
     }
     let mut ready = Vec::new();
     for job in jobs {
-        let prepared = shared.read(|conn| prepare(conn, &shared.config, templates, &job, now))?;
+        let prepared =
+            shared.read_apart(|conn| prepare(conn, &shared.config, templates, &job, now))?;
         let now_s = now.as_second();
         match prepared {
             Prepared::Send(message, bounces_to) => ready.push((job, message, bounces_to)),

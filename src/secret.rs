@@ -75,6 +75,7 @@ fn read_credential(dir: &Path, name: &str) -> Result<String, String> {
 }
 
 fn read_file(path: &Path) -> Result<String, String> {
+    crate::private_files::warn_if_readable_by_others(path);
     std::fs::read_to_string(path)
         .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
         .map_err(|e| format!("cannot read {}: {e}", path.display()))

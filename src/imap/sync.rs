@@ -3,6 +3,7 @@
 //! exponential backoff. The folder position advances only in the transaction that stored
 //! the batch, so a crash at any point neither loses nor doubles a message.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
@@ -16,8 +17,14 @@ use crate::daemon::{Backoff, Shared, prepare_batch, store_prepared};
 use crate::ingest::{Filed, ImapLocation, Incoming, Origin, Prepared, TicketId};
 use crate::store::folders::{self, FlagJob, FolderPosition};
 
-/// Messages fetched (and stored) per round trip and per transaction.
+/// Messages fetched (and stored) per round trip and per transaction…
 const FETCH_BATCH: usize = 500;
+/// …and at most this many bytes of them, by the RFC822.SIZE the server gives: a pipeline
+/// holds up to three batches (fetching, preparing, writing), so a folder of large mails
+/// must not make each 500 × 50 MB. A message larger than this is a batch of its own.
+pub const FETCH_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// UIDs whose sizes one `UID FETCH (RFC822.SIZE)` asks for.
+const SIZE_CHUNK: usize = 5_000;
 /// IDLE is re-issued well before the 29-minute limit of RFC 2177.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// Fetching a whole batch of large messages takes longer than a single command.
@@ -272,7 +279,13 @@ async fn sync_folder(
         preparing: None,
         writing: None,
     };
-    for chunk in uids.chunks(FETCH_BATCH) {
+    let sizes = if uids.len() > 1 {
+        fetch_sizes(session, &uids).await?
+    } else {
+        HashMap::new()
+    };
+    let size_of = |uid: u32| sizes.get(&uid).copied().unwrap_or(0);
+    for chunk in batches(&uids, size_of, FETCH_BATCH, FETCH_BATCH_BYTES) {
         let set = uid_set(chunk);
         let fetched = match fetch_bodies(session, &set, last).await {
             Ok(fetched) => fetched,
@@ -549,6 +562,55 @@ async fn new_uids(session: &mut Session, last: u32) -> Result<Vec<u32>, ImapErro
     Ok(uids)
 }
 
+/// `uids` cut, in order, into batches of at most `max_count` messages and `max_bytes` bytes
+/// (`size_of` each), each with at least one message.
+pub fn batches(
+    uids: &[u32],
+    size_of: impl Fn(u32) -> u64,
+    max_count: usize,
+    max_bytes: u64,
+) -> Vec<&[u32]> {
+    let mut cut = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, &uid) in uids.iter().enumerate() {
+        let size = size_of(uid);
+        if i > start && (i - start == max_count || bytes.saturating_add(size) > max_bytes) {
+            cut.push(&uids[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(size);
+    }
+    if start < uids.len() {
+        cut.push(&uids[start..]);
+    }
+    cut
+}
+
+/// The RFC822.SIZE of each of `uids` (a message expunged meanwhile has none).
+async fn fetch_sizes(session: &mut Session, uids: &[u32]) -> Result<HashMap<u32, u64>, ImapError> {
+    let mut sizes = HashMap::with_capacity(uids.len());
+    for chunk in uids.chunks(SIZE_CHUNK) {
+        let set = uid_set(chunk);
+        let what = format!("UID FETCH {set} RFC822.SIZE");
+        let fetches: Vec<_> = timed(&what, async {
+            session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await
+                .map_err(ImapError::protocol(&what))?
+                .try_collect()
+                .await
+                .map_err(ImapError::protocol(&what))
+        })
+        .await?;
+        sizes.extend(
+            fetches
+                .iter()
+                .filter_map(|f| Some((f.uid?, u64::from(f.size?)))),
+        );
+    }
+    Ok(sizes)
+}
+
 async fn fetch_bodies(
     session: &mut Session,
     set: &str,
@@ -797,6 +859,52 @@ mod tests {
         store_flags(&mut session, "1:500", TICKETED).await.unwrap();
         drop(session);
         server.await.unwrap();
+    }
+
+    #[test]
+    fn batches_are_cut_by_count_and_by_bytes() {
+        const MB: u64 = 1024 * 1024;
+        let uids: Vec<u32> = (1..=1200).collect();
+        let small = batches(&uids, |_| 10_000, FETCH_BATCH, FETCH_BATCH_BYTES);
+        let lengths: Vec<usize> = small.iter().map(|b| b.len()).collect();
+        assert_eq!(lengths, [500, 500, 200]);
+        // 40 MB mails: one a batch, as two would pass 64 MiB.
+        let large = batches(&uids[..3], |_| 40 * MB, FETCH_BATCH, FETCH_BATCH_BYTES);
+        assert_eq!(large, [&[1][..], &[2], &[3]]);
+        // 20 MB each: three fit (60 MB), the fourth starts the next batch.
+        let mid = batches(&uids[..7], |_| 20 * MB, FETCH_BATCH, FETCH_BATCH_BYTES);
+        assert_eq!(mid, [&[1, 2, 3][..], &[4, 5, 6], &[7]]);
+        // A message larger than the bound is still fetched, alone; unknown sizes count 0.
+        let mixed = batches(
+            &[10, 11, 12, 13],
+            |uid| if uid == 11 { 100 * MB } else { 0 },
+            FETCH_BATCH,
+            FETCH_BATCH_BYTES,
+        );
+        assert_eq!(mixed, [&[10][..], &[11], &[12, 13]]);
+        for batch in small.iter().chain(&large).chain(&mid).chain(&mixed) {
+            assert!(!batch.is_empty());
+        }
+        assert!(batches(&[], |_| 0, FETCH_BATCH, FETCH_BATCH_BYTES).is_empty());
+    }
+
+    /// Sizes come from one `UID FETCH (UID RFC822.SIZE)` per few thousand UIDs.
+    #[tokio::test]
+    async fn sizes_are_read_from_the_fetch_responses() {
+        let (mut session, server) = scripted(|tag, command| {
+            assert_eq!(command, "UID FETCH 7:8,10 (UID RFC822.SIZE)");
+            (
+                format!(
+                    "* 1 FETCH (UID 7 RFC822.SIZE 1234)\r\n* 2 FETCH (UID 8 RFC822.SIZE 40000000)\r\n{tag} OK Fetch completed.\r\n"
+                ),
+                true,
+            )
+        })
+        .await;
+        let sizes = fetch_sizes(&mut session, &[7, 8, 10]).await.unwrap();
+        drop(session);
+        server.await.unwrap();
+        assert_eq!(sizes, HashMap::from([(7, 1234), (8, 40_000_000)]));
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Store {
                 source,
             })?;
         }
+        crate::private_files::make_database_private(path);
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.into(),
             source,

@@ -1,0 +1,173 @@
+//! Files that hold customer mail or secrets are the service user's alone, whatever the
+//! umask: the database and its `-wal` and `-shm` files are made mode 0600, and a password
+//! or key file that others can read is reported to the admin.
+
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Mode bits that let anyone but the owner read a file.
+const OTHERS_READ: u32 = 0o044;
+
+/// Makes the database at `path` private before SQLite opens it: created empty with mode
+/// 0600 when it does not exist yet, else its mode (and that of any `-wal` and `-shm` file
+/// beside it) cut to 0600. SQLite gives the `-wal` and `-shm` files it creates later the
+/// mode of the database file, so they are private too.
+pub fn private_database(path: &Path) -> io::Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for file in database_files(path) {
+        match fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// [`private_database`], a failure logged (the database may still open: SQLite says why
+/// not if it does not).
+pub fn make_database_private(path: &Path) {
+    if let Err(error) = private_database(path) {
+        tracing::warn!(
+            "cannot make the database {} private (mode 0600): {error}; run `chmod 600` on it and its -wal and -shm files",
+            path.display()
+        );
+    }
+}
+
+/// The database file and the write-ahead log and shared-memory files SQLite keeps beside it.
+pub fn database_files(path: &Path) -> [PathBuf; 3] {
+    let beside = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [path.to_path_buf(), beside("-wal"), beside("-shm")]
+}
+
+/// What to tell the admin when a secret file can be read by others than its owner; `None`
+/// when it cannot (or cannot be examined: reading it reports that).
+pub fn readable_by_others(path: &Path) -> Option<String> {
+    let mode = fs::metadata(path).ok()?.permissions().mode();
+    (mode & OTHERS_READ != 0).then(|| {
+        format!(
+            "{} holds a secret but is readable by {} (mode {:03o}): run `chmod 600 {}`",
+            path.display(),
+            match (mode & 0o040 != 0, mode & 0o004 != 0) {
+                (true, true) => "its group and everyone",
+                (true, false) => "its group",
+                _ => "everyone",
+            },
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
+/// Logs [`readable_by_others`] as a warning, once per file while the process runs (secrets
+/// are read at each use).
+pub fn warn_if_readable_by_others(path: &Path) {
+    static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let Some(message) = readable_by_others(path) else {
+        return;
+    };
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned
+        .get_or_insert_with(HashSet::new)
+        .insert(path.to_path_buf())
+    {
+        tracing::warn!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_database_and_its_wal_and_shm_are_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        // Whatever the umask lets through, as wide as it can be.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let path = dir.path().join("new.db");
+        let store = crate::store::Store::open(&path, None).unwrap();
+        store
+            .connection()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for file in database_files(&path) {
+            assert!(file.exists(), "{}", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn an_existing_world_readable_database_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+                .unwrap();
+            for file in database_files(&path) {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            // Still open: its -wal and -shm are there to be fixed as well.
+            private_database(&path).unwrap();
+            for file in database_files(&path) {
+                assert_eq!(mode(&file), 0o600, "{}", file.display());
+            }
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let _store = crate::store::Store::open(&path, None).unwrap();
+        for file in database_files(&path) {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn secret_files_readable_by_others_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("imap.pass");
+        fs::write(&path, "s3cret").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(readable_by_others(&path), None);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(readable_by_others(&path), None);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let message = readable_by_others(&path).unwrap();
+        assert!(message.contains("its group (mode 640)"), "{message}");
+        assert!(
+            message.contains(&format!("chmod 600 {}", path.display())),
+            "{message}"
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let message = readable_by_others(&path).unwrap();
+        assert!(
+            message.contains("its group and everyone (mode 644)"),
+            "{message}"
+        );
+        assert_eq!(readable_by_others(&dir.path().join("missing")), None);
+    }
+}
