@@ -17,7 +17,7 @@ fn alice() -> String {
 
 fn desk(stack: &Stack) -> Daemon {
     let mut daemon = Daemon::new();
-    daemon.configure(&stack, "support", SUPPORT, "ack_delay = \"1s\"", "", "");
+    daemon.configure(stack, "support", SUPPORT, "ack_delay = \"1s\"", "", "");
     daemon.start();
     daemon
 }
