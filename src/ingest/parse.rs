@@ -115,7 +115,7 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
         envelope_to: Vec::new(),
         subject: message
             .subject()
-            .map(|s| cut_chars(one_line(s), MAX_SUBJECT_CHARS))
+            .map(|s| one_line_max(s, MAX_SUBJECT_CHARS))
             .unwrap_or_default(),
         date: message.date().map(|d| d.to_timestamp()),
         text: message
@@ -128,14 +128,14 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
             .as_text_list()
             .and_then(|l| l.first().map(|s| s.to_string()))
             .or_else(|| message.content_language().as_text().map(str::to_string))
-            .map(|l| cut_chars(one_line(&l), MAX_NAME_CHARS)),
+            .map(|l| one_line_max(&l, MAX_NAME_CHARS)),
         attachments: message
             .attachments()
             .take(MAX_ATTACHMENTS)
             .map(|part| Attachment {
                 name: part
                     .attachment_name()
-                    .map(|n| cut_chars(one_line(n), MAX_NAME_CHARS)),
+                    .map(|n| one_line_max(n, MAX_NAME_CHARS)),
                 content_type: cut_chars(
                     part.content_type()
                         .map(|ct| match ct.subtype() {
@@ -158,14 +158,27 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     for header in message.headers() {
         let name = header.name();
         let value = match header.value() {
-            HeaderValue::Text(text) => one_line(text),
-            HeaderValue::TextList(list) => one_line(&list.join(", ")),
+            HeaderValue::Text(text) => one_line_max(text, MAX_HEADER_VALUE_CHARS),
+            HeaderValue::TextList(list) => {
+                let mut joined = String::new();
+                for item in list.iter() {
+                    if joined.len() > 4 * MAX_HEADER_VALUE_CHARS {
+                        break;
+                    }
+                    if !joined.is_empty() {
+                        joined.push_str(", ");
+                    }
+                    joined.push_str(item);
+                }
+                one_line_max(&joined, MAX_HEADER_VALUE_CHARS)
+            }
             _ => {
                 let start = header.offset_start() as usize;
                 let end = header.offset_end() as usize;
-                one_line(&String::from_utf8_lossy(
-                    raw.get(start..end).unwrap_or_default(),
-                ))
+                one_line_max(
+                    &String::from_utf8_lossy(raw.get(start..end).unwrap_or_default()),
+                    MAX_HEADER_VALUE_CHARS,
+                )
             }
         };
         if ["delivered-to", "x-original-to", "envelope-to"]
@@ -178,7 +191,6 @@ pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
                 parsed.envelope_to.push(address);
             }
         }
-        let value = cut_chars(value, MAX_HEADER_VALUE_CHARS);
         headers_bytes += name.len() + value.len();
         if headers_bytes > MAX_HEADERS_BYTES {
             break;
@@ -337,7 +349,7 @@ fn field(message: &Message<'_>, name: &str, parsed: Option<&Address<'_>>) -> Vec
         address: Some(normalize_address(address))
             .filter(|a| !a.is_empty() && a.chars().count() <= MAX_ADDRESS_CHARS),
         name: name
-            .map(|n| cut_chars(one_line(n), MAX_NAME_CHARS))
+            .map(|n| one_line_max(n, MAX_NAME_CHARS))
             .filter(|n| !n.is_empty()),
     };
     let broken = parsed
@@ -357,7 +369,7 @@ fn field(message: &Message<'_>, name: &str, parsed: Option<&Address<'_>>) -> Vec
                 Some(address) => keep(address, a.name()),
                 None => Mailbox {
                     address: None,
-                    name: a.name().map(|n| cut_chars(one_line(n), MAX_NAME_CHARS)),
+                    name: a.name().map(|n| one_line_max(n, MAX_NAME_CHARS)),
                 },
             })
             .collect(),
@@ -407,6 +419,37 @@ pub fn one_line(text: &str) -> String {
             out.push(' ');
         }
         out.push_str(word);
+    }
+    out
+}
+
+/// [`one_line`] cut at `max` characters, reading no further into `text` than that takes:
+/// a 50 MB subject costs a kilobyte, not two more copies of itself.
+pub fn one_line_max(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut length = 0;
+    for word in text
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            if length == max {
+                break;
+            }
+            out.push(' ');
+            length += 1;
+        }
+        let room = max - length;
+        match word.char_indices().nth(room) {
+            Some((end, _)) => {
+                out.push_str(&word[..end]);
+                break;
+            }
+            None => {
+                out.push_str(word);
+                length += word.chars().count();
+            }
+        }
     }
     out
 }
@@ -578,6 +621,19 @@ mod tests {
             headers < 2 * (MAX_SUBJECT_CHARS + MAX_HEADER_VALUE_CHARS) as i64,
             "{headers}"
         );
+    }
+
+    #[test]
+    fn one_line_max_is_one_line_cut() {
+        for text in ["", "  a  bb ccc\r\n dddd ", "é ü\tжжж  ", "x", "   "] {
+            for max in 0..12 {
+                assert_eq!(
+                    one_line_max(text, max),
+                    cut_chars(one_line(text), max),
+                    "{text:?} {max}"
+                );
+            }
+        }
     }
 
     #[test]
