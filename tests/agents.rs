@@ -469,3 +469,79 @@ fn answers_seen_in_the_sent_folder_and_in_copies_stop_the_clock() {
     assert!(acks_in(&stack, "bob").is_empty());
     assert_eq!(daemon.count("SELECT count(*) FROM tickets"), Some(3));
 }
+
+/// Observe mode: `#close` or `#pending` on the first line of an answer in the shared
+/// mailbox's Sent folder applies (only an authenticated user can put mail there); the same
+/// mail forged from outside, with an agent's `From:`, answers at most and closes nothing.
+#[test]
+fn observed_answers_close_only_when_the_sender_is_proven() {
+    let stack = Stack::start(&["support", "alice", "bob", "anna"]);
+    stack.dovecot.create_folder("support", "Sent");
+    let mut daemon = Daemon::new();
+    daemon.configure_mailbox(
+        &stack,
+        "support",
+        SUPPORT,
+        "ack_delay = \"1h\"",
+        "",
+        "sent_folders = [\"Sent\"]\npoll_interval = \"1s\"",
+        &format!("[[queue]]\nname = \"support\"\nagents = [\"{ANNA}\"]\n"),
+    );
+    daemon.start();
+    let (alice_id, alice_ticket) = request(&stack, &daemon, "Password", "I cannot log in.");
+    stack.dovecot.append(
+        "support",
+        "Sent",
+        &mail(
+            &format!("Example Support <{SUPPORT}>"),
+            &alice(),
+            "Re: Password",
+            &unique_id("sent-close"),
+            &format!("In-Reply-To: <{alice_id}>\n"),
+            "#close\nYour password is reset.",
+        ),
+    );
+    let t = daemon.wait("closed from the Sent folder", ARRIVAL, || {
+        let t = ticket_json(&daemon, alice_ticket);
+        (t["status"] == "closed").then_some(t)
+    });
+    assert!(t["due_at"].is_null(), "{t:#}");
+
+    let bob = format!("bob@{CUSTOMERS}");
+    let bob_id = unique_id("bob");
+    stack.dovecot.append(
+        "support",
+        "INBOX",
+        &mail(
+            &bob,
+            SUPPORT,
+            "Export fails",
+            &bob_id,
+            "",
+            "The export fails.",
+        ),
+    );
+    let bob_ticket = daemon.wait_ticket(&bob);
+    let forged_id = unique_id("forged-close");
+    let forged = mail(
+        &format!("Anna Koval <{ANNA}>"),
+        &bob,
+        "Re: Export fails",
+        &forged_id,
+        &format!("Cc: {SUPPORT}\nIn-Reply-To: <{bob_id}>\n"),
+        "#close\nFixed.",
+    );
+    submit(&stack, &bob, &[SUPPORT], &forged);
+    let sql = format!("SELECT count(*) FROM messages WHERE message_id = '{forged_id}'");
+    daemon.wait("the forged copy filed", ARRIVAL, || {
+        (daemon.count(&sql) == Some(1)).then_some(())
+    });
+    let t = ticket_json(&daemon, bob_ticket);
+    assert_ne!(t["status"], "closed", "{t:#}");
+    let warned = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "warning" && e["detail"].as_str().unwrap().contains("#close"));
+    assert!(warned, "the attempt is not logged: {t:#}");
+}

@@ -438,3 +438,19 @@ fn desk_mail_on_an_observe_queue_is_kept_as_a_note() {
     assert!(agent_rows(&desk, reference).is_empty());
     assert!(desk.event_types(reference).contains(&"note".to_string()));
 }
+
+#[test]
+fn a_vouched_for_copy_may_set_pending_and_an_unproven_one_may_not() {
+    let mut desk = authenticating_relay_desk();
+    let reference = billing_request(&mut desk);
+    let raw = String::from_utf8(direct_answer(
+        "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n",
+    ))
+    .unwrap()
+    .replace("Refunded today.", "#pending\r\nPlease send the invoice number.");
+    desk.ingest(raw.as_bytes());
+    let ticket = desk.ticket(reference).ticket;
+    assert_eq!(ticket.status, "pending");
+    assert_eq!(ticket.due_at, None);
+    assert!(desk.event_types(reference).contains(&"pending".to_string()));
+}

@@ -599,8 +599,13 @@ pub fn decide<'a, L: Lookup>(
             message.kind = Kind::AgentReply;
             let state = lookup.ticket_state(ticket)?;
             let mut update = TicketUpdate::default();
-            if state.status.is_open() {
-                update.status = Some(Status::Answered);
+            let proven = origin.sent
+                || parsed.from.as_deref().is_some_and(|from| {
+                    authres::vouches_for(parsed, from, &config.ingest.trusted_authserv_ids)
+                });
+            let decided = answer_commands(parsed, config, proven, &mut events);
+            if state.status.is_open() || decided.is_some() {
+                update.status = Some(decided.unwrap_or(Status::Answered));
                 update.waiting = WaitingChange::Stop;
                 update.answered_at = Some(now_s);
                 update.cancel_pending_ack = true;
@@ -795,6 +800,41 @@ fn quarantine<'a>(
         )],
         mails,
     }
+}
+
+/// `#close` or `#pending` on the first lines of an observed answer, honoured only where
+/// the sender is proven (the Sent folder, which only an authenticated user can write to, or
+/// a trusted `Authentication-Results`): a `From:` line is forged in seconds. Other commands
+/// go through the agent address.
+fn answer_commands(
+    parsed: &Parsed,
+    config: &Config,
+    proven: bool,
+    events: &mut Vec<(&'static str, String)>,
+) -> Option<Status> {
+    let visible = crate::agents::quote::visible_text(&parsed.text);
+    let commands = crate::agents::commands::parse(&visible, config).ok()?;
+    let agent = parsed.from.as_deref().unwrap_or("?");
+    let mut status = None;
+    for command in &commands.commands {
+        let (next, kind) = match command {
+            crate::agents::commands::Command::Close => (Status::Closed, "closed"),
+            crate::agents::commands::Command::Pending => (Status::Pending, "pending"),
+            _ => continue,
+        };
+        if !proven {
+            events.push((
+                "warning",
+                format!(
+                    "#{kind} from {agent} not applied: nothing proves the sender (not in the Sent folder, no trusted Authentication-Results)"
+                ),
+            ));
+            return None;
+        }
+        events.push((kind, format!("by {agent}, in the answer")));
+        status = Some(next);
+    }
+    status
 }
 
 /// The ticket, and the recipient, of mail the desk sent that this bounce returns. Our
