@@ -335,6 +335,8 @@ pub struct Queue {
     pub policy: QueuePolicy,
     /// Working hours its business-time spans count in: its own, else `[calendar]`.
     pub calendar: Calendar,
+    /// A customer's thank-you on an answered ticket keeps it answered (no new deadline).
+    pub thanks_closes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -493,6 +495,7 @@ impl Config {
                 imap_folder: None,
                 policy: QueuePolicy::default(),
                 calendar: Calendar::default(),
+                thanks_closes: true,
             }],
             rules: Vec::new(),
             vip: Vip::default(),
@@ -698,6 +701,7 @@ struct RawQueue {
     mode: Option<String>,
     imap_folder: Option<String>,
     calendar: Option<RawCalendar>,
+    thanks_closes: Option<bool>,
     #[serde(flatten)]
     policy: RawPolicy,
 }
@@ -792,6 +796,7 @@ impl RawConfig {
                 escalation: raw.escalation,
                 mode,
                 imap_folder: raw.imap_folder,
+                thanks_closes: raw.thanks_closes.unwrap_or(true),
             });
         }
         if queues.is_empty() {

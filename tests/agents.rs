@@ -545,3 +545,77 @@ fn observed_answers_close_only_when_the_sender_is_proven() {
         .any(|e| e["type"] == "warning" && e["detail"].as_str().unwrap().contains("#close"));
     assert!(warned, "the attempt is not logged: {t:#}");
 }
+
+/// A customer's thank-you on an answered ticket makes no new deadline (so no warning and no
+/// breach), end to end; a thank-you with a question does.
+#[test]
+fn a_thank_you_after_the_answer_makes_no_deadline() {
+    let stack = Stack::start(&["support", "alice"]);
+    stack.dovecot.create_folder("support", "Sent");
+    let mut daemon = Daemon::new();
+    daemon.configure_mailbox(
+        &stack,
+        "support",
+        SUPPORT,
+        "ack_delay = \"1h\"",
+        "",
+        "sent_folders = [\"Sent\"]\npoll_interval = \"1s\"",
+        "",
+    );
+    daemon.start();
+    let (alice_id, ticket) = request(&stack, &daemon, "Password", "I cannot log in.");
+    let answer_id = unique_id("sent-answer");
+    stack.dovecot.append(
+        "support",
+        "Sent",
+        &mail(
+            &format!("Example Support <{SUPPORT}>"),
+            &alice(),
+            "Re: Password",
+            &answer_id,
+            &format!("In-Reply-To: <{alice_id}>\n"),
+            "Your password is reset.",
+        ),
+    );
+    daemon.wait("answered", ARRIVAL, || {
+        (ticket_json(&daemon, ticket)["status"] == "answered").then_some(())
+    });
+    let reply = |text: &str| {
+        let id = unique_id("alice-reply");
+        let raw = mail(
+            &format!("Alice Martin <{}>", alice()),
+            SUPPORT,
+            "Re: Password",
+            &id,
+            &format!("In-Reply-To: <{answer_id}>\n"),
+            &format!(
+                "{text}\n\nOn Tue, 17 Nov 2026 at 10:00, Example Support <{SUPPORT}> wrote:\n> Your password is reset."
+            ),
+        );
+        submit(&stack, &alice(), &[SUPPORT], &raw);
+        id
+    };
+    let thanks = reply("Thanks, that solved it!");
+    let sql = format!("SELECT count(*) FROM messages WHERE message_id = '{thanks}'");
+    daemon.wait("the thank-you filed", ARRIVAL, || {
+        (daemon.count(&sql) == Some(1)).then_some(())
+    });
+    let t = ticket_json(&daemon, ticket);
+    assert_eq!(t["status"], "answered", "{t:#}");
+    assert!(t["due_at"].is_null(), "{t:#}");
+    assert!(
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "thanks"),
+        "{t:#}"
+    );
+
+    reply("Thanks! Can I also change my e-mail address?");
+    let t = daemon.wait("the question reopens the wait", ARRIVAL, || {
+        let t = ticket_json(&daemon, ticket);
+        (t["status"] == "new").then_some(t)
+    });
+    assert!(t["due_at"].is_string(), "{t:#}");
+}

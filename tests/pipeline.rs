@@ -748,3 +748,66 @@ fn the_teams_answer_without_thread_headers_finds_the_customers_ticket_by_subject
     );
     assert!(matches!(desk.ingest_sent(&unrelated), Filed::NotATicket(_)));
 }
+
+#[test]
+fn a_thank_you_on_an_answered_ticket_keeps_it_answered() {
+    let mut desk = Desk::new();
+    let request = desk.ingest_fixture("06-request-en.eml");
+    let answer = mail(
+        "Anna <anna@example.com>",
+        "Re: Cannot log in to my account",
+        "Cc: alice@customer.example\r\nIn-Reply-To: <req-alice-1@customer.example>\r\n",
+        "We reset your password.",
+    );
+    assert_eq!(desk.ingest(&answer), request);
+    let thanks = mail(
+        "alice@customer.example",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Thanks, that solved it!\r\n\r\nOn Tue, 17 Nov 2026 at 10:00, Anna <anna@example.com> wrote:\r\n> We reset your password.",
+    );
+    assert_eq!(desk.ingest(&thanks), request);
+    let ticket = desk.ticket(request).ticket;
+    assert_eq!(ticket.status, "answered");
+    assert_eq!(ticket.due_at, None, "no new deadline");
+    assert!(desk.event_types(request).contains(&"thanks".to_string()));
+
+    // Thanks with a question, or with a "but", is a follow-up.
+    let more = mail(
+        "alice@customer.example",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Thanks, but the app still asks for the old password.",
+    );
+    desk.ingest(&more);
+    let ticket = desk.ticket(request).ticket;
+    assert_eq!(ticket.status, "new");
+    assert!(ticket.due_at.is_some());
+}
+
+#[test]
+fn thanks_closes_false_makes_every_message_a_follow_up() {
+    let text = std::fs::read_to_string(fixture_path("postdesk.toml")).unwrap();
+    let text = text.replacen(
+        "[[queue]]\nname = \"technical\"\n",
+        "[[queue]]\nname = \"technical\"\nthanks_closes = false\n",
+        1,
+    );
+    assert!(text.contains("thanks_closes = false"));
+    let mut desk =
+        Desk::with_config(Config::from_toml(&text, &fixture_path("postdesk.toml")).unwrap());
+    let request = desk.ingest_fixture("06-request-en.eml");
+    desk.ingest(&mail(
+        "Anna <anna@example.com>",
+        "Re: Cannot log in to my account",
+        "Cc: alice@customer.example\r\nIn-Reply-To: <req-alice-1@customer.example>\r\n",
+        "We reset your password.",
+    ));
+    desk.ingest(&mail(
+        "alice@customer.example",
+        "Re: Cannot log in to my account",
+        "In-Reply-To: <req-alice-1@customer.example>\r\n",
+        "Thanks!",
+    ));
+    assert_eq!(desk.ticket(request).ticket.status, "new");
+}

@@ -447,7 +447,10 @@ fn a_vouched_for_copy_may_set_pending_and_an_unproven_one_may_not() {
         "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n",
     ))
     .unwrap()
-    .replace("Refunded today.", "#pending\r\nPlease send the invoice number.");
+    .replace(
+        "Refunded today.",
+        "#pending\r\nPlease send the invoice number.",
+    );
     desk.ingest(raw.as_bytes());
     let ticket = desk.ticket(reference).ticket;
     assert_eq!(ticket.status, "pending");

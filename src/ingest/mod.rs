@@ -12,6 +12,7 @@ pub mod language;
 pub mod parse;
 pub mod route;
 pub mod subject;
+pub mod thanks;
 pub mod thread;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -628,13 +629,38 @@ pub fn decide<'a, L: Lookup>(
         (Some(ticket), Author::Customer) => {
             message.kind = Kind::FollowUp;
             let state = lookup.ticket_state(ticket)?;
+            let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
+            if state.status == Status::Answered
+                && queue.thanks_closes
+                && thanks::is_only_thanks(&crate::agents::quote::visible_text(&parsed.text))
+            {
+                events.push((
+                    "thanks",
+                    format!(
+                        "the customer only thanks or confirms, via {}: the ticket stays answered",
+                        via_name(&message)
+                    ),
+                ));
+                return Ok(Outcome::Store(Box::new(Decision {
+                    message,
+                    placement: Placement::Existing {
+                        ticket,
+                        update: TicketUpdate {
+                            participants,
+                            language: prepared.language.clone(),
+                            ..TicketUpdate::default()
+                        },
+                    },
+                    events,
+                    mails,
+                })));
+            }
             mails.extend(relay::forwards(
                 config,
                 &state.queue,
                 state.assignee.as_deref(),
                 message.dedup_key,
             ));
-            let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
             let mut update = TicketUpdate {
                 participants,
                 language: prepared.language.clone(),
