@@ -14,6 +14,7 @@ use crate::ingest::{Filed, Incoming, Ingester, Origin, Status, Summary};
 use crate::report::text::clip;
 use crate::source;
 use crate::store::Store;
+use crate::store::search::search as postdesk_search;
 use crate::store::views::{self, TicketFilter, TicketView};
 use crate::terminal::{visible, visible_line};
 
@@ -85,6 +86,17 @@ enum Command {
         /// stdout: for a mail client, an archive or a colleague
         #[arg(long, conflicts_with = "json")]
         mbox: bool,
+    },
+    /// Find tickets by words of their mail, a ticket reference or a sender address
+    Search {
+        /// Words (all must match), `#1042`, or an address
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// At most this many tickets (up to 50)
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
     },
     /// Everything a customer wrote and what happened since
     Customer {
@@ -469,6 +481,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             html,
         } => {
             print_report(&config, &since, queue.as_deref(), json, html.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, limit, json } => {
+            let store = open_store(&config)?;
+            let hits = postdesk_search(store.connection(), &query.join(" "), limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                for hit in &hits {
+                    writeln!(
+                        out,
+                        "#{}  {}  {}  {}  {}\n      {}",
+                        hit.reference,
+                        hit.status,
+                        hit.received_at,
+                        visible_line(&hit.customer),
+                        visible_line(&hit.subject),
+                        visible_line(&hit.snippet)
+                    )?;
+                }
+                writeln!(out, "{} ticket(s)", hits.len())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Customer { address, json } => {

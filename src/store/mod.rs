@@ -7,6 +7,7 @@ pub mod folders;
 mod migrations;
 pub mod outbox;
 pub mod reports;
+pub mod search;
 pub mod views;
 
 use std::path::{Path, PathBuf};
