@@ -135,3 +135,48 @@ fn a_bounced_acknowledgement_flags_its_ticket_for_a_phone_call() {
         Some(1)
     );
 }
+
+/// An acknowledgement the customer's server refuses outright (Postfix: unknown user, 550
+/// at RCPT) is flagged the same way: the customer did not get it.
+#[test]
+fn a_refused_acknowledgement_flags_its_ticket() {
+    let stack = Stack::start(&["support"]);
+    let mut daemon = Daemon::new();
+    daemon.configure(&stack, "support", SUPPORT, "ack_delay = \"1s\"", "", "");
+    daemon.start();
+    let ghost = format!("ghost@{CUSTOMERS}");
+    stack.dovecot.append(
+        "support",
+        "INBOX",
+        &mail(
+            &ghost,
+            SUPPORT,
+            "Order",
+            &unique_id("ghost"),
+            "",
+            "Where is it?",
+        ),
+    );
+    let ticket = daemon.wait_ticket(&ghost);
+    let t = daemon.wait("the flag", ARRIVAL, || {
+        let t = ticket_json(&daemon, ticket);
+        (t["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "delivery_failed"))
+        .then_some(t)
+    });
+    let detail = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "delivery_failed")
+        .and_then(|e| e["detail"].as_str())
+        .unwrap_or_else(|| panic!("{t:#}"))
+        .to_string();
+    assert!(
+        detail.contains(&ghost) && detail.contains("phone them"),
+        "{detail}"
+    );
+}

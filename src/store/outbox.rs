@@ -131,6 +131,26 @@ pub fn mark_failed(
             "outbox_failed",
             &format!("{} to {} not sent: {reason}", job.kind, job.recipient),
         )?;
+        // The customer did not get what the desk sent them: the same flag a bounce sets.
+        if matches!(job.kind.as_str(), "acknowledgement" | "relay_answer") {
+            add_event(
+                conn,
+                ticket,
+                now,
+                "delivery_failed",
+                &format!(
+                    "our {} to {} was refused ({reason}): they did not get it, phone them or check the address",
+                    job.kind, job.recipient
+                ),
+            )?;
+            conn.prepare_cached(
+                "UPDATE tickets SET labels = json_insert(labels, '$[#]', 'delivery_failed')
+                 WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM json_each(tickets.labels)
+                                   WHERE value = 'delivery_failed')",
+            )?
+            .execute(params![ticket])?;
+        }
     }
     Ok(())
 }
