@@ -188,13 +188,27 @@ enum UsageError {
     Invalid(String),
 }
 
+/// The error and its causes, each said once: a cause whose words the message above it
+/// already carries (`"cannot open database x: {source}"`) is not repeated.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("postdesk: {}", visible_line(&format!("{error:#}")));
+            eprintln!("postdesk: {}", visible_line(&error_text(&error)));
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
@@ -937,6 +951,20 @@ fn short_time(rfc3339: &str) -> String {
 mod tests {
     use super::*;
     use views::{AttachmentView, EventView, MessageView, TicketDetail};
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("permission denied");
+        let store = crate::store::StoreError::CreateDir {
+            path: "/x".into(),
+            source: io,
+        };
+        let error = anyhow::Error::new(store).context("opening the store");
+        assert_eq!(
+            super::error_text(&error),
+            "opening the store: cannot create the directory for database /x: permission denied"
+        );
+    }
 
     #[test]
     fn a_ticket_prints_no_terminal_control_from_its_mail() {
