@@ -34,6 +34,6 @@ fn no_follow_up_is_taken_for_thanks() {
         missed.is_empty(),
         "follow-ups taken for thanks: {missed:#?}"
     );
-    assert!(thanks >= 40 && follow_ups >= 50);
+    assert!(thanks >= 60 && follow_ups >= 80 && thanks + follow_ups >= 150);
     assert!(recognised * 10 >= thanks * 8, "{recognised}/{thanks}");
 }
