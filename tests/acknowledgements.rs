@@ -980,3 +980,48 @@ fn outbox_shows_failed_rows_and_retry_sends_them() {
         0
     );
 }
+
+/// The sender's clock does not decide: a request whose `Date:` is three days old but that
+/// reached the desk's server now (its topmost `Received:`) is acknowledged; the same mail
+/// that never passed a server is taken for backlog.
+#[test]
+fn a_wrong_date_header_does_not_cost_the_acknowledgement() {
+    let stack = Stack::start(&["support", "alice"]);
+    let mut daemon = Daemon::new();
+    daemon.configure(&stack, "support", SUPPORT, "ack_delay = \"1s\"", "", "");
+    daemon.start();
+    let alice = format!("alice@{CUSTOMERS}");
+    let three_days_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string();
+    let old = |id: &str, subject: &str| {
+        let raw =
+            String::from_utf8(mail(&alice, SUPPORT, subject, id, "", "Please refund.")).unwrap();
+        let date = raw
+            .lines()
+            .find(|l| l.starts_with("Date: "))
+            .unwrap()
+            .to_string();
+        raw.replacen(&date, &format!("Date: {three_days_ago}"), 1)
+            .into_bytes()
+    };
+    let through_postfix = unique_id("clock-off");
+    submit(&stack, &alice, &[SUPPORT], &old(&through_postfix, "Refund"));
+    let ticket = daemon.wait_ticket(&alice);
+    daemon.wait("the acknowledgement", ARRIVAL, || {
+        acks_in(&stack, "alice").into_iter().next()
+    });
+    let local = unique_id("local-copy");
+    stack
+        .dovecot
+        .append("support", "INBOX", &old(&local, "Another matter"));
+    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{local}'");
+    let copy = daemon.wait("the local copy filed", ARRIVAL, || daemon.count(&sql));
+    assert_ne!(copy, ticket);
+    let t = ticket_json(&daemon, copy);
+    let suppressed = t["events"].as_array().unwrap().iter().any(|e| {
+        e["type"] == "ack_suppressed" && e["detail"].as_str().unwrap().contains("written")
+    });
+    assert!(suppressed, "{t:#}");
+}

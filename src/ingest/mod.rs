@@ -927,12 +927,19 @@ fn plan_ack<L: Lookup>(
     {
         return Ok(Err(format!("{to} is in our own domain")));
     }
-    if let Some(date) = parsed.date
-        && now.as_second() - date > ACK_MAX_AGE_SECS
+    // When the mail reached a server, not what the sender's clock wrote: the topmost
+    // Received: (RFC 5321 §4.4, added by the receiving server). Only mail that never passed
+    // a server (a local copy, an IMAP APPEND) falls back to its Date:.
+    let (arrived, how) = match parse::arrival_time(parsed) {
+        Some(at) => (Some(at), "arrived"),
+        None => (parsed.date, "written"),
+    };
+    if let Some(at) = arrived
+        && now.as_second() - at > ACK_MAX_AGE_SECS
     {
         return Ok(Err(format!(
-            "written {}, too long ago to acknowledge (a backlog, not a new request)",
-            crate::store::views::rfc3339(date)
+            "{how} {}, too long ago to acknowledge (a backlog, not a new request)",
+            crate::store::views::rfc3339(at)
         )));
     }
     let since = now.as_second() - 86_400;

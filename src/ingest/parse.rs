@@ -88,6 +88,15 @@ impl Parsed {
     }
 }
 
+/// When the topmost `Received:` says the mail arrived (the date after its last `;`).
+pub fn arrival_time(parsed: &Parsed) -> Option<i64> {
+    let received = parsed.header("Received")?;
+    let (_, date) = received.rsplit_once(';')?;
+    mail_parser::DateTime::parse_rfc822(date.trim())
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp())
+}
+
 pub fn parse(raw: &[u8], limits: &IngestLimits) -> Parsed {
     if let Some(reason) = refuse(raw, limits) {
         return unparsed(raw, reason);
@@ -634,6 +643,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn arrival_is_the_topmost_received_date() {
+        let raw = b"Received: from b by c; Tue, 17 Nov 2026 10:00:00 +0000\r\n\
+            Received: from a by b; Mon, 2 Nov 2026 10:00:00 +0000\r\n\
+            Date: Sun, 1 Nov 2026 10:00:00 +0000\r\nFrom: a@b.example\r\n\r\nhi\r\n";
+        let parsed = parse(raw, &IngestLimits::default());
+        assert_eq!(
+            arrival_time(&parsed),
+            Some(
+                "2026-11-17T10:00:00Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    .as_second()
+            )
+        );
+        let local = parse(
+            b"Date: Sun, 1 Nov 2026 10:00:00 +0000\r\n\r\nhi\r\n",
+            &IngestLimits::default(),
+        );
+        assert_eq!(arrival_time(&local), None);
+        let garbage = parse(
+            b"Received: from a; not a date\r\n\r\nhi\r\n",
+            &IngestLimits::default(),
+        );
+        assert_eq!(arrival_time(&garbage), None);
     }
 
     #[test]
