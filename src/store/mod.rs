@@ -100,10 +100,14 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         migrations::migrations().to_latest(&mut conn)?;
         let token_key = match token_key_file {
-            Some(path) => std::fs::read(path).map_err(|source| StoreError::TokenKey {
-                path: path.into(),
-                source,
-            })?,
+            Some(path) => {
+                // Every reply and agent token derives from it.
+                crate::private_files::warn_if_readable_by_others(path);
+                std::fs::read(path).map_err(|source| StoreError::TokenKey {
+                    path: path.into(),
+                    source,
+                })?
+            }
             None => stored_token_key(&conn)?,
         };
         Ok(Store { conn, token_key })
