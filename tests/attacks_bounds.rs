@@ -229,3 +229,60 @@ fn the_smaller_holes_stay_shut() {
         }
     }
 }
+
+/// Attack 5: six mails of 6 MB subjects (three quarters of a million distinct words each)
+/// in one IMAP catch-up, then an ordinary request. All are filed once, the request too (no
+/// batch re-fetched forever), and the daemon's peak memory stays under the unit's
+/// `MemoryMax=1G`, where six such mails took 2 GB before.
+#[test]
+fn a_batch_of_huge_subjects_is_filed_within_the_memory_limit() {
+    let stack = Stack::start(&["support", "alice"]);
+    let subject: String = (0..750_000).map(|n| format!("w{n} ")).collect();
+    let ids: Vec<String> = (0..6).map(|n| unique_id(&format!("huge-{n}"))).collect();
+    let raws: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| {
+            mail(
+                "Mallory <mallory@evil.example>",
+                SUPPORT,
+                &subject,
+                id,
+                "",
+                "hi",
+            )
+        })
+        .collect();
+    stack.dovecot.append_bulk("support", "INBOX", &raws);
+    let normal = unique_id("normal");
+    stack.dovecot.append(
+        "support",
+        "INBOX",
+        &mail(
+            &alice(),
+            SUPPORT,
+            "Cannot log in",
+            &normal,
+            "",
+            "Please help.",
+        ),
+    );
+    let daemon = desk(&stack);
+    filed(&daemon, &normal);
+    for id in &ids {
+        filed(&daemon, id);
+    }
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM messages"),
+        Some(7),
+        "each filed once"
+    );
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.pid().unwrap())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc");
+    println!("daemon peak RSS: {} MB", peak_kb / 1024);
+    assert!(peak_kb < 1024 * 1024, "peak RSS {} MB", peak_kb / 1024);
+}
