@@ -436,6 +436,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&detail)?);
             } else {
                 print_ticket(&detail)?;
+                // For agents who prefer to write commands than to reply to a forward.
+                if let Some(mailbox) = config.mailboxes.first()
+                    && let Some((local, domain)) = mailbox.address.split_once('@')
+                {
+                    let token = crate::store::agent_token(
+                        store.token_key(),
+                        crate::store::ticket_of_reference(number),
+                    );
+                    println!(
+                        "\nagent address (commands by mail, from a configured agent): {local}+a.{token}@{domain}"
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -307,6 +307,10 @@ fn the_customers_reply_address_grants_no_agent_commands() {
     let agent_address = address_of(&required(&forward, "Reply-To"));
     assert!(agent_address.starts_with("support+a."), "{agent_address}");
     assert_ne!(reply_to, agent_address);
+    // `postdesk ticket` shows the same agent address, for agents who write commands.
+    let shown = daemon.cli(&["ticket", &(ticket + REF_OFFSET).to_string()]);
+    assert!(shown.contains(&agent_address), "{shown}");
+    assert!(!shown.contains(&reply_to), "the customer's token is not shown: {shown}");
     let before = state(&ticket_json(&daemon, ticket));
 
     let forged = unique_id("forged-agent");
