@@ -87,6 +87,17 @@ enum Command {
         #[arg(long, conflicts_with = "json")]
         mbox: bool,
     },
+    /// What would happen to a message (kind, queue, thread, acknowledgement, deadline),
+    /// without storing or sending anything
+    Explain {
+        /// An .eml file, or `-` for stdin
+        file: PathBuf,
+        /// As if it arrived in this configured mailbox [default: the first]
+        #[arg(long)]
+        mailbox: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Find tickets by words of their mail, a ticket reference or a sender address
     Search {
         /// Words (all must match), `#1042`, or an address
@@ -186,6 +197,39 @@ enum UsageError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Invalid(String),
+}
+
+fn print_explanation(what: &crate::explain::Explanation) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "outcome: {}", visible_line(&what.outcome))?;
+    if let Some(kind) = &what.kind {
+        writeln!(
+            out,
+            "message: {kind}, threaded by {}, language {}",
+            what.threaded_by.as_deref().unwrap_or("-"),
+            what.language.as_deref().unwrap_or("-")
+        )?;
+    }
+    if let Some(t) = &what.ticket {
+        writeln!(
+            out,
+            "ticket:  #{} {} · queue {} · category {} · priority {} · due {}",
+            t.reference,
+            t.status,
+            t.queue,
+            t.category.as_deref().unwrap_or("-"),
+            t.priority,
+            t.due_at.as_deref().unwrap_or("-")
+        )?;
+    }
+    for (kind, detail) in &what.events {
+        writeln!(out, "event:   {kind}: {}", visible_line(detail))?;
+    }
+    for (kind, to, due) in &what.mails {
+        writeln!(out, "mail:    {kind} to {} at {due}", visible_line(to))?;
+    }
+    writeln!(out, "(nothing was stored or sent)")?;
+    Ok(())
 }
 
 /// The error and its causes, each said once: a cause whose words the message above it
@@ -507,6 +551,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
             html,
         } => {
             print_report(&config, &since, queue.as_deref(), json, html.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            file,
+            mailbox,
+            json,
+        } => {
+            let raw = if file.as_os_str() == "-" {
+                let mut raw = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+                raw
+            } else {
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            if let Some(name) = &mailbox
+                && config.mailbox(name).is_none()
+            {
+                return Err(UsageError::Invalid(format!(
+                    "--mailbox {name}: no such mailbox in the config"
+                ))
+                .into());
+            }
+            let mut store = open_store(&config)?;
+            let what = crate::explain::explain(
+                &config,
+                &mut store,
+                raw,
+                mailbox,
+                file.display().to_string(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&what)?);
+            } else {
+                print_explanation(&what)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, limit, json } => {

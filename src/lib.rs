@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod explain;
 pub mod imap;
 pub mod ingest;
 pub mod maildir;

@@ -310,7 +310,10 @@ fn the_customers_reply_address_grants_no_agent_commands() {
     // `postdesk ticket` shows the same agent address, for agents who write commands.
     let shown = daemon.cli(&["ticket", &(ticket + REF_OFFSET).to_string()]);
     assert!(shown.contains(&agent_address), "{shown}");
-    assert!(!shown.contains(&reply_to), "the customer's token is not shown: {shown}");
+    assert!(
+        !shown.contains(&reply_to),
+        "the customer's token is not shown: {shown}"
+    );
     let before = state(&ticket_json(&daemon, ticket));
 
     let forged = unique_id("forged-agent");
