@@ -441,6 +441,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ))
                 .into());
             }
+            if let Some(queue) = &queue
+                && config.queue(queue).is_none()
+            {
+                let known: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
+                return Err(UsageError::Invalid(format!(
+                    "--queue {queue}: no such queue; the config has {}",
+                    known.join(", ")
+                ))
+                .into());
+            }
             let store = open_store(&config)?;
             let tickets = views::list_tickets(
                 store.connection(),

@@ -330,6 +330,13 @@ fn bad_usage_exits_2() {
         cli.run(&["tickets", "--status", "sleeping"]).status.code(),
         Some(2)
     );
+    let unknown_queue = cli.run(&["tickets", "--queue", "biling"]);
+    assert_eq!(unknown_queue.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&unknown_queue.stderr);
+    assert!(
+        said.contains("no such queue") && said.contains("billing"),
+        "{said}"
+    );
     assert_eq!(cli.run(&["ticket", "abc"]).status.code(), Some(2));
     assert_eq!(cli.run(&["frobnicate"]).status.code(), Some(2));
     let missing = cli
