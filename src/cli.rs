@@ -491,15 +491,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print_ticket(&detail)?;
                 // For agents who prefer to write commands than to reply to a forward.
-                if let Some(mailbox) = config.mailboxes.first()
-                    && let Some((local, domain)) = mailbox.address.split_once('@')
-                {
+                if let Some(mailbox) = config.mailboxes.first() {
                     let token = crate::store::agent_token(
                         store.token_key(),
                         crate::store::ticket_of_reference(number),
                     );
+                    let address = crate::config::plus_address(&mailbox.address, "a", &token);
                     println!(
-                        "\nagent address (commands by mail, from a configured agent): {local}+a.{token}@{domain}"
+                        "\nagent address (commands by mail, from a configured agent): {address}"
                     );
                 }
             }

@@ -570,6 +570,15 @@ impl Config {
     }
 }
 
+/// `support@example.com` → `support+<marker>.<token>@example.com`: the inverse of
+/// [`strip_plus`].
+pub fn plus_address(address: &str, marker: &str, token: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{local}+{marker}.{token}@{domain}"),
+        None => address.to_string(),
+    }
+}
+
 /// `support+t.abc@example.com` → `support@example.com`.
 pub fn strip_plus(address: &str) -> String {
     match address.split_once('@') {

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::agents::relay;
-use crate::config::Config;
+use crate::config::{Config, plus_address};
 use crate::daemon::Shared;
 use crate::sla;
 use crate::smtp::{self, Mailer, Outgoing, SmtpError};
@@ -488,14 +488,6 @@ fn prepare_agent_mail(
 /// `support@example.com` + token → `support+t.<token>@example.com`.
 pub fn token_address(address: &str, token: &str) -> String {
     plus_address(address, "t", token)
-}
-
-/// `support@example.com` → `support+<marker>.<token>@example.com`.
-fn plus_address(address: &str, marker: &str, token: &str) -> String {
-    match address.split_once('@') {
-        Some((local, domain)) => format!("{local}+{marker}.{token}@{domain}"),
-        None => address.to_string(),
-    }
 }
 
 /// The realistic expected answer time: the configured quantile of the queue's real first

@@ -523,13 +523,17 @@ pub fn decide<'a, L: Lookup>(
         .from
         .as_deref()
         .filter(|s| config.is_agent(s) || config.is_own_address(s));
+    // A trusted server's Authentication-Results vouches for the team's From: line.
+    let authenticated = staff.is_some_and(|staff| {
+        authres::vouches_for(parsed, staff, &config.ingest.trusted_authserv_ids)
+    });
     if let (false, Author::Agent, Some(staff)) = (origin.sent, &author, staff) {
         let state = reached.map(|t| lookup.ticket_state(t)).transpose()?;
         let claim = relay::Claim {
             found: ticket.zip(message.threaded_by),
             reached,
             state: state.as_ref(),
-            authenticated: authres::vouches_for(parsed, staff, &config.ingest.trusted_authserv_ids),
+            authenticated,
             now: now_s,
         };
         match relay::recognise(parsed, config, &claim) {
@@ -600,10 +604,7 @@ pub fn decide<'a, L: Lookup>(
             message.kind = Kind::AgentReply;
             let state = lookup.ticket_state(ticket)?;
             let mut update = TicketUpdate::default();
-            let proven = origin.sent
-                || parsed.from.as_deref().is_some_and(|from| {
-                    authres::vouches_for(parsed, from, &config.ingest.trusted_authserv_ids)
-                });
+            let proven = origin.sent || authenticated;
             let decided = answer_commands(parsed, config, proven, &mut events);
             if state.status.is_open() || decided.is_some() {
                 update.status = Some(decided.unwrap_or(Status::Answered));

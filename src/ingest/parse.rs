@@ -402,13 +402,7 @@ pub fn cut_chars(mut text: String, max: usize) -> String {
 
 /// At most `max` bytes of `text`, cut on a character boundary.
 pub fn cut_bytes(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let end = (0..=max)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        text.truncate(end);
-    }
+    text.truncate(text.floor_char_boundary(max));
     text
 }
 

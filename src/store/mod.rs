@@ -222,12 +222,7 @@ impl Store {
                     update.priority,
                 ])?;
                 if let Some(label) = update.label {
-                    conn.prepare_cached(
-                        "UPDATE tickets SET labels = json_insert(labels, '$[#]', ?2)
-                         WHERE id = ?1
-                           AND NOT EXISTS (SELECT 1 FROM json_each(tickets.labels) WHERE value = ?2)",
-                    )?
-                    .execute(params![ticket, label])?;
+                    add_label(conn, *ticket, label)?;
                 }
                 (
                     *ticket,
@@ -394,6 +389,17 @@ pub fn index_messages_after(conn: &Connection, after: i64) -> rusqlite::Result<(
     Ok(())
 }
 
+/// Gives the ticket `label` unless it has it already.
+pub fn add_label(conn: &Connection, ticket: TicketId, label: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE tickets SET labels = json_insert(labels, '$[#]', ?2)
+         WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM json_each(tickets.labels) WHERE value = ?2)",
+    )?
+    .execute(params![ticket, label])?;
+    Ok(())
+}
+
 /// Makes replies to this Message-ID thread into the ticket: a message `author` wrote
 /// (the desk is ""), or mail the desk sent to `sent_to`. The first ticket an (ID, author)
 /// pair went to keeps it.
@@ -492,18 +498,25 @@ fn agent_token_ticket(key: &[u8], token: &str) -> Option<TicketId> {
     if given.len() != AGENT_MAC_BYTES {
         return None;
     }
-    let mut expected = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
-    expected.update(AGENT_TOKEN_LABEL);
-    expected.update(&ticket.to_le_bytes());
-    expected.verify_truncated_left(&given).ok()?;
+    ticket_hmac(key, AGENT_TOKEN_LABEL, ticket)
+        .verify_truncated_left(&given)
+        .ok()?;
     Some(ticket)
 }
 
-fn ticket_mac(key: &[u8], label: &[u8], ticket: TicketId) -> Vec<u8> {
+/// The HMAC of a ticket id under one token's label, not yet finalised.
+fn ticket_hmac(key: &[u8], label: &[u8], ticket: TicketId) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(label);
     mac.update(&ticket.to_le_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac
+}
+
+fn ticket_mac(key: &[u8], label: &[u8], ticket: TicketId) -> Vec<u8> {
+    ticket_hmac(key, label, ticket)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -143,13 +143,7 @@ pub fn mark_failed(
                     job.kind, job.recipient
                 ),
             )?;
-            conn.prepare_cached(
-                "UPDATE tickets SET labels = json_insert(labels, '$[#]', 'delivery_failed')
-                 WHERE id = ?1
-                   AND NOT EXISTS (SELECT 1 FROM json_each(tickets.labels)
-                                   WHERE value = 'delivery_failed')",
-            )?
-            .execute(params![ticket])?;
+            super::add_label(conn, ticket, "delivery_failed")?;
         }
     }
     Ok(())
