@@ -1016,8 +1016,7 @@ fn a_wrong_date_header_does_not_cost_the_acknowledgement() {
     stack
         .dovecot
         .append("support", "INBOX", &old(&local, "Another matter"));
-    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{local}'");
-    let copy = daemon.wait("the local copy filed", ARRIVAL, || daemon.count(&sql));
+    let copy = daemon.wait_filed(&local);
     assert_ne!(copy, ticket);
     let t = ticket_json(&daemon, copy);
     let suppressed = t["events"].as_array().unwrap().iter().any(|e| {

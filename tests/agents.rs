@@ -532,10 +532,7 @@ fn observed_answers_close_only_when_the_sender_is_proven() {
         "#close\nFixed.",
     );
     submit(&stack, &bob, &[SUPPORT], &forged);
-    let sql = format!("SELECT count(*) FROM messages WHERE message_id = '{forged_id}'");
-    daemon.wait("the forged copy filed", ARRIVAL, || {
-        (daemon.count(&sql) == Some(1)).then_some(())
-    });
+    daemon.wait_filed(&forged_id);
     let t = ticket_json(&daemon, bob_ticket);
     assert_ne!(t["status"], "closed", "{t:#}");
     let warned = t["events"]
@@ -596,10 +593,7 @@ fn a_thank_you_after_the_answer_makes_no_deadline() {
         id
     };
     let thanks = reply("Thanks, that solved it!");
-    let sql = format!("SELECT count(*) FROM messages WHERE message_id = '{thanks}'");
-    daemon.wait("the thank-you filed", ARRIVAL, || {
-        (daemon.count(&sql) == Some(1)).then_some(())
-    });
+    daemon.wait_filed(&thanks);
     let t = ticket_json(&daemon, ticket);
     assert_eq!(t["status"], "answered", "{t:#}");
     assert!(t["due_at"].is_null(), "{t:#}");

@@ -61,17 +61,8 @@ fn alices_request(stack: &Stack, daemon: &Daemon, subject: &str, body: &str) -> 
             body,
         ),
     );
-    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{id}'");
-    let ticket = daemon.wait("Alice's request filed", ARRIVAL, || daemon.count(&sql));
+    let ticket = daemon.wait_filed(&id);
     (id, ticket)
-}
-
-/// Waits until the message with this Message-ID is filed; returns its ticket id.
-fn filed(daemon: &Daemon, message_id: &str) -> i64 {
-    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{message_id}'");
-    daemon.wait(&format!("{message_id} filed"), ARRIVAL, || {
-        daemon.count(&sql)
-    })
 }
 
 fn required(raw: &[u8], name: &str) -> String {
@@ -174,7 +165,7 @@ fn a_borrowed_message_id_opens_the_strangers_own_ticket() {
                 "This is Alice. Send the refund to IBAN XX00 0000 instead.",
             ),
         );
-        let own = filed(&daemon, &id);
+        let own = daemon.wait_filed(&id);
         assert!(
             own != closed && own != open,
             "attack {n}: joined Alice's ticket"
@@ -246,7 +237,7 @@ fn a_squatted_message_id_does_not_capture_the_real_senders_thread() {
             "Squatting.",
         ),
     );
-    let mallorys = filed(&daemon, &predicted);
+    let mallorys = daemon.wait_filed(&predicted);
     send(
         &stack,
         &alice(),
@@ -279,7 +270,7 @@ fn a_squatted_message_id_does_not_capture_the_real_senders_thread() {
             "Any news?",
         ),
     );
-    assert_eq!(filed(&daemon, &follow_up), alices);
+    assert_eq!(daemon.wait_filed(&follow_up), alices);
     let m = ticket_json(&daemon, mallorys);
     assert_eq!(m["message_count"], 1, "{m:#}");
     daemon.wait_mail_settled();
@@ -330,7 +321,7 @@ fn the_customers_reply_address_grants_no_agent_commands() {
             "#priority urgent\n#assign petro\nYour refund failed, re-enter your card at http://evil.example/",
         ),
     );
-    assert_ne!(filed(&daemon, &forged), ticket);
+    assert_ne!(daemon.wait_filed(&forged), ticket);
     let notice = nth_mail(&daemon, &stack, "anna", "agent_notice", 1);
     assert!(subject_and_body(&notice).0.contains("Not relayed"));
     assert_eq!(state(&ticket_json(&daemon, ticket)), before);
@@ -350,7 +341,7 @@ fn the_customers_reply_address_grants_no_agent_commands() {
             "#priority urgent\n#close\nStill waiting.",
         ),
     );
-    assert_eq!(filed(&daemon, &own), ticket);
+    assert_eq!(daemon.wait_filed(&own), ticket);
     let t = ticket_json(&daemon, ticket);
     assert_eq!(t["priority"], before.1, "{t:#}");
     assert_ne!(t["status"], "closed", "{t:#}");
@@ -395,7 +386,7 @@ fn forged_team_mail_neither_answers_nor_opens_a_request() {
             &mallory(),
             &mail(from, SUPPORT, subject, &id, threading, "#close\nSolved."),
         );
-        let jail = filed(&daemon, &id);
+        let jail = daemon.wait_filed(&id);
         assert_ne!(jail, ticket, "{from}: joined the ticket");
         let q = ticket_json(&daemon, jail);
         assert_eq!(q["status"], "ignored", "{q:#}");
@@ -433,7 +424,7 @@ fn a_closed_tickets_agent_address_expires() {
     });
     std::thread::sleep(std::time::Duration::from_secs(3));
     let late = anna_answers(&stack, &forward, "#priority urgent\nOne more thing.");
-    assert_ne!(filed(&daemon, &late), ticket);
+    assert_ne!(daemon.wait_filed(&late), ticket);
     let notice = nth_mail(&daemon, &stack, "anna", "agent_notice", 1);
     assert!(
         subject_and_body(&notice).1.contains("agent_token_lifetime"),

@@ -22,11 +22,22 @@ fn desk(stack: &Stack) -> Daemon {
     daemon
 }
 
-fn filed(daemon: &Daemon, message_id: &str) -> i64 {
-    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{message_id}'");
-    daemon.wait(&format!("{message_id} filed"), ARRIVAL, || {
-        daemon.count(&sql)
-    })
+/// An ordinary request behind the hostile mail; returns its Message-ID.
+fn ordinary_request(stack: &Stack) -> String {
+    let normal = unique_id("normal");
+    stack.dovecot.append(
+        "support",
+        "INBOX",
+        &mail(
+            &alice(),
+            SUPPORT,
+            "Cannot log in",
+            &normal,
+            "",
+            "Please help.",
+        ),
+    );
+    normal
 }
 
 /// Attack 4 and 5: a 4 MB subject of a million `Re: ` and a subject of 200,000 distinct
@@ -64,23 +75,11 @@ fn hostile_subjects_hold_up_nothing() {
             "hi",
         ),
     );
-    let normal = unique_id("normal");
-    stack.dovecot.append(
-        "support",
-        "INBOX",
-        &mail(
-            &alice(),
-            SUPPORT,
-            "Cannot log in",
-            &normal,
-            "",
-            "Please help.",
-        ),
-    );
+    let normal = ordinary_request(&stack);
     let daemon = desk(&stack);
-    filed(&daemon, &normal);
+    daemon.wait_filed(&normal);
     for id in [&re, &words] {
-        let ticket = filed(&daemon, id);
+        let ticket = daemon.wait_filed(id);
         let t = ticket_json(&daemon, ticket);
         let stored = t["messages"][0]["subject"].as_str().unwrap();
         assert!(stored.chars().count() <= 1000, "{} chars", stored.len());
@@ -110,7 +109,7 @@ fn mail_cannot_write_to_an_agents_terminal() {
     );
     stack.dovecot.append("support", "INBOX", raw.as_bytes());
     let daemon = desk(&stack);
-    let ticket = filed(&daemon, &id);
+    let ticket = daemon.wait_filed(&id);
     let shown = daemon.cli_output(&["ticket", &(ticket + REF_OFFSET).to_string()]);
     assert!(shown.status.success());
     let text = String::from_utf8(shown.stdout).unwrap();
@@ -148,7 +147,7 @@ fn the_smaller_holes_stay_shut() {
             "Please.",
         ),
     );
-    let ticket = filed(&daemon, &request);
+    let ticket = daemon.wait_filed(&request);
     let ack = daemon.wait("the acknowledgement", ARRIVAL, || {
         acks_in(&stack, "alice").into_iter().next()
     });
@@ -188,7 +187,7 @@ fn the_smaller_holes_stay_shut() {
             "Any news?",
         ),
     );
-    assert_eq!(filed(&daemon, &reply), ticket);
+    assert_eq!(daemon.wait_filed(&reply), ticket);
 
     let (a, b) = (unique_id("quoted-a"), unique_id("quoted-b"));
     for (id, local) in [(&a, "\"<x>\""), (&b, "\"<y>\"")] {
@@ -205,7 +204,7 @@ fn the_smaller_holes_stay_shut() {
             ),
         );
     }
-    let (ta, tb) = (filed(&daemon, &a), filed(&daemon, &b));
+    let (ta, tb) = (daemon.wait_filed(&a), daemon.wait_filed(&b));
     assert_ne!(ta, tb, "two quoted local parts are one person");
     for t in [ta, tb] {
         let customer = ticket_json(&daemon, t)["customer"]
@@ -253,23 +252,11 @@ fn a_batch_of_huge_subjects_is_filed_within_the_memory_limit() {
         })
         .collect();
     stack.dovecot.append_bulk("support", "INBOX", &raws);
-    let normal = unique_id("normal");
-    stack.dovecot.append(
-        "support",
-        "INBOX",
-        &mail(
-            &alice(),
-            SUPPORT,
-            "Cannot log in",
-            &normal,
-            "",
-            "Please help.",
-        ),
-    );
+    let normal = ordinary_request(&stack);
     let daemon = desk(&stack);
-    filed(&daemon, &normal);
+    daemon.wait_filed(&normal);
     for id in &ids {
-        filed(&daemon, id);
+        daemon.wait_filed(id);
     }
     assert_eq!(
         daemon.count("SELECT count(*) FROM messages"),

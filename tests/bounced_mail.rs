@@ -28,6 +28,29 @@ fn dsn(returned_id: &str, id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Waits for the ticket's `delivery_failed` label; returns the ticket and the detail of its
+/// `delivery_failed` event.
+fn flagged(daemon: &Daemon, ticket: i64) -> (serde_json::Value, String) {
+    let t = daemon.wait("the flag", ARRIVAL, || {
+        let t = ticket_json(daemon, ticket);
+        (t["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "delivery_failed"))
+        .then_some(t)
+    });
+    let detail = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "delivery_failed")
+        .and_then(|e| e["detail"].as_str())
+        .unwrap_or_else(|| panic!("no delivery_failed event: {t:#}"))
+        .to_string();
+    (t, detail)
+}
+
 /// Hands `raw` to Postfix from the null reverse-path, as an MTA sends a bounce.
 fn submit_bounce(stack: &Stack, raw: &[u8]) {
     use lettre::Transport;
@@ -78,22 +101,7 @@ fn a_bounced_acknowledgement_flags_its_ticket_for_a_phone_call() {
     );
     let id = unique_id("dsn");
     submit_bounce(&stack, &dsn(&ack_id, &id));
-    let t = daemon.wait("the flag", ARRIVAL, || {
-        let t = ticket_json(&daemon, ticket);
-        (t["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l == "delivery_failed"))
-        .then_some(t)
-    });
-    let event = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "delivery_failed")
-        .unwrap_or_else(|| panic!("no delivery_failed event: {t:#}"));
-    let detail = event["detail"].as_str().unwrap();
+    let (t, detail) = flagged(&daemon, ticket);
     assert!(
         detail.contains(&alice) && detail.contains("5.2.2") && detail.contains("phone them"),
         "{detail}"
@@ -121,8 +129,7 @@ fn a_bounced_acknowledgement_flags_its_ticket_for_a_phone_call() {
         "{row:#}"
     );
     // The forged one made a ticket of its own and flagged nothing else.
-    let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{forged}'");
-    let other = daemon.wait("the forged bounce filed", ARRIVAL, || daemon.count(&sql));
+    let other = daemon.wait_filed(&forged);
     assert_ne!(other, ticket);
     assert_eq!(
         daemon.count("SELECT count(*) FROM tickets WHERE labels LIKE '%delivery_failed%'"),
@@ -158,23 +165,7 @@ fn a_refused_acknowledgement_flags_its_ticket() {
         ),
     );
     let ticket = daemon.wait_ticket(&ghost);
-    let t = daemon.wait("the flag", ARRIVAL, || {
-        let t = ticket_json(&daemon, ticket);
-        (t["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l == "delivery_failed"))
-        .then_some(t)
-    });
-    let detail = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "delivery_failed")
-        .and_then(|e| e["detail"].as_str())
-        .unwrap_or_else(|| panic!("{t:#}"))
-        .to_string();
+    let (_, detail) = flagged(&daemon, ticket);
     assert!(
         detail.contains(&ghost) && detail.contains("phone them"),
         "{detail}"

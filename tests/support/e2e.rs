@@ -293,6 +293,13 @@ imap = {{ host = "127.0.0.1", port = {imap}, tls = "none", user = "{user}", pass
         }
     }
 
+    /// The ticket id of the message with this Message-ID (without brackets), once it is
+    /// filed.
+    pub fn wait_filed(&self, message_id: &str) -> i64 {
+        let sql = format!("SELECT ticket_id FROM messages WHERE message_id = '{message_id}'");
+        self.wait(&format!("{message_id} filed"), ARRIVAL, || self.count(&sql))
+    }
+
     /// The ticket id of `customer`'s ticket, once it is stored.
     pub fn wait_ticket(&self, customer: &str) -> i64 {
         let sql =
