@@ -18,33 +18,15 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+#[path = "support/proc_status.rs"]
+mod proc_status;
+
 use postdesk::clock::SystemClock;
 use postdesk::config::Config;
 use postdesk::ingest::{Incoming, Ingester, Origin, Summary};
 use postdesk::report::{self, Params};
 use postdesk::store::Store;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn current_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
+use proc_status::status_kib;
 
 /// Resets VmHWM to the current RSS (Linux: `5` in clear_refs).
 fn reset_peak() {
@@ -137,8 +119,8 @@ fn run(name: &str, batch: Vec<Incoming>) {
         config: &config,
         clock: &clock,
     };
-    let whole_process = peak_rss_kib();
-    let baseline = current_rss_kib();
+    let whole_process = status_kib("self", "VmHWM:");
+    let baseline = status_kib("self", "VmRSS:");
     reset_peak();
     let start = Instant::now();
     let mut store = Store::open(&config.database, None).unwrap();
@@ -164,7 +146,7 @@ fn run(name: &str, batch: Vec<Incoming>) {
     let text = report::text::render(&report, tz);
     let html = report::html::render(&report, tz);
     let total = start.elapsed();
-    let peak = peak_rss_kib();
+    let peak = status_kib("self", "VmHWM:");
     let mut line = String::new();
     let _ = write!(
         line,

@@ -13,6 +13,8 @@
 mod mailstack;
 #[path = "support/mixed_mail.rs"]
 mod mixed_mail;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -159,16 +161,9 @@ impl Daemon {
         }
     }
 
-    /// A field (`VmHWM`, `VmRSS`) of /proc/<pid>/status, in KiB.
+    /// A field (`VmHWM:`, `VmRSS:`) of the daemon's /proc/<pid>/status, in KiB.
     fn status_kib(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+        proc_status::status_kib(&self.child.id().to_string(), field)
     }
 }
 

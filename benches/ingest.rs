@@ -4,6 +4,8 @@
 
 #[path = "support/mixed_mail.rs"]
 mod mixed_mail;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,19 +16,9 @@ use postdesk::ingest::{Incoming, Ingester, Origin, Summary};
 use postdesk::store::Store;
 
 use mixed_mail::{MESSAGES, generate};
+use proc_status::status_kib;
 
 const BATCH: usize = 256;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn main() {
     let messages = generate();
@@ -78,6 +70,6 @@ fn main() {
         bytes as f64 / 1e6,
         elapsed.as_secs_f64(),
         MESSAGES as f64 / elapsed.as_secs_f64(),
-        peak_rss_kib() as f64 / 1024.0
+        status_kib("self", "VmHWM:") as f64 / 1024.0
     );
 }
