@@ -429,30 +429,28 @@ pub fn one_line(text: &str) -> String {
 /// [`one_line`] cut at `max` characters, reading no further into `text` than that takes:
 /// a 50 MB subject costs a kilobyte, not two more copies of itself.
 pub fn one_line_max(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    let mut length = 0;
-    for word in text
-        .split(|c: char| c.is_control() || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
+    // One pass over the characters: a separator run becomes one space before the next
+    // word, and reading stops at the `max`th character kept.
+    let mut out = String::with_capacity(text.len().min(max.saturating_mul(4)));
+    let (mut length, mut gap) = (0, false);
+    for c in text.chars() {
+        if length == max {
+            break;
+        }
+        if c.is_control() || c.is_whitespace() {
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push(' ');
+            length += 1;
             if length == max {
                 break;
             }
-            out.push(' ');
-            length += 1;
         }
-        let room = max - length;
-        match word.char_indices().nth(room) {
-            Some((end, _)) => {
-                out.push_str(&word[..end]);
-                break;
-            }
-            None => {
-                out.push_str(word);
-                length += word.chars().count();
-            }
-        }
+        gap = false;
+        out.push(c);
+        length += 1;
     }
     out
 }
