@@ -5,7 +5,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod agents;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -27,3 +26,4 @@ pub mod store;
 pub mod telemetry;
 pub mod templates;
 pub mod terminal;
+pub mod text;

@@ -10,9 +10,9 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::agents::relay;
 use crate::config::{Config, plus_address};
 use crate::daemon::Shared;
+use crate::ingest::agent::relay;
 use crate::sla;
 use crate::smtp::{self, Mailer, Outgoing, SmtpError};
 use crate::store::outbox::{self as rows, MailJob, TicketFacts};

@@ -11,8 +11,8 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use postdesk::agents::quote::visible_text;
 use postdesk::config::IngestLimits;
+use postdesk::ingest::agent::quote::visible_text;
 use postdesk::ingest::parse::parse;
 
 /// The bar: at least this share of the replies keep exactly the expected text.

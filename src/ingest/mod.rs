@@ -5,6 +5,7 @@
 //! batched transactions.
 
 pub mod address;
+pub mod agent;
 pub mod authres;
 pub mod bounce;
 pub mod classify;
@@ -19,17 +20,29 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
 
-use crate::agents::relay::{self, AgentMail};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::ingest::agent::relay::{self, AgentMail};
 use crate::sla;
 use crate::store::{Store, StoreError};
 use classify::{Author, AutoKind};
 use parse::{Attachment, Parsed};
 use thread::{Threading, Via};
 
-/// A ticket's row id (its public reference is [`crate::store::reference`] of it).
+/// A ticket's row id (its public reference is [`reference`] of it).
 pub type TicketId = i64;
+
+/// Public references start at #1000: ref = id + REF_OFFSET.
+pub(crate) const REF_OFFSET: i64 = 999;
+
+/// The number customers and agents see for a ticket (`[#1042]`).
+pub fn reference(ticket: TicketId) -> i64 {
+    ticket + REF_OFFSET
+}
+
+pub fn ticket_of_reference(reference: i64) -> TicketId {
+    reference - REF_OFFSET
+}
 
 /// The store queries the pipeline needs; implemented by the store on a live transaction,
 /// so messages earlier in the same batch are seen.
@@ -576,7 +589,7 @@ pub fn decide<'a, L: Lookup>(
             format!(
                 "{} names ticket {} but {} is not one of its participants: opened a new ticket",
                 via.as_str(),
-                config.ticket_tag.format(crate::store::reference(named)),
+                config.ticket_tag.format(reference(named)),
                 parsed.from.as_deref().unwrap_or("the sender")
             ),
         ));
@@ -633,7 +646,7 @@ pub fn decide<'a, L: Lookup>(
             let queue = config.queue(&state.queue).unwrap_or(&config.queues[0]);
             if state.status == Status::Answered
                 && queue.thanks_closes
-                && thanks::is_only_thanks(&crate::agents::quote::visible_text(&parsed.text))
+                && thanks::is_only_thanks(&crate::ingest::agent::quote::visible_text(&parsed.text))
             {
                 events.push((
                     "thanks",
@@ -795,7 +808,7 @@ fn quarantine<'a>(
     message.kind = Kind::Outside;
     message.threaded_by = None;
     let target = target
-        .map(|t| config.ticket_tag.format(crate::store::reference(t)))
+        .map(|t| config.ticket_tag.format(reference(t)))
         .unwrap_or_else(|| "no ticket".into());
     let mails = if config.is_agent(sender) {
         vec![relay::refusal_notice(sender, parsed, reason)]
@@ -839,14 +852,14 @@ fn answer_commands(
     proven: bool,
     events: &mut Vec<(&'static str, String)>,
 ) -> Option<Status> {
-    let visible = crate::agents::quote::visible_text(&parsed.text);
-    let commands = crate::agents::commands::parse(&visible, config).ok()?;
+    let visible = crate::ingest::agent::quote::visible_text(&parsed.text);
+    let commands = crate::ingest::agent::commands::parse(&visible, config).ok()?;
     let agent = parsed.from.as_deref().unwrap_or("?");
     let mut status = None;
     for command in &commands.commands {
         let (next, kind) = match command {
-            crate::agents::commands::Command::Close => (Status::Closed, "closed"),
-            crate::agents::commands::Command::Pending => (Status::Pending, "pending"),
+            crate::ingest::agent::commands::Command::Close => (Status::Closed, "closed"),
+            crate::ingest::agent::commands::Command::Pending => (Status::Pending, "pending"),
             _ => continue,
         };
         if !proven {
@@ -940,7 +953,7 @@ fn plan_ack<L: Lookup>(
     {
         return Ok(Err(format!(
             "{how} {}, too long ago to acknowledge (a backlog, not a new request)",
-            crate::store::views::rfc3339(at)
+            crate::text::time::rfc3339(at)
         )));
     }
     let since = now.as_second() - 86_400;

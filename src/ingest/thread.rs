@@ -57,7 +57,7 @@ pub struct ThreadRef {
 /// reference, tag or subject match attaches only when the sender provably belongs to the
 /// ticket: a participant, the author of the referenced message, or its recipient when we
 /// sent it. A configured agent or the desk's own address may reach any ticket; whether
-/// that mail is the agent's is decided after threading ([`crate::agents::relay::recognise`]).
+/// that mail is the agent's is decided after threading ([`crate::ingest::agent::relay::recognise`]).
 pub fn find_ticket<L: Lookup>(
     parsed: &Parsed,
     normalized_subject: &str,

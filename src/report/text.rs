@@ -4,7 +4,6 @@
 
 use std::fmt::Write;
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::Report;
@@ -161,15 +160,7 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
 }
 
 /// `2026-11-16 10:00` in `tz`.
-pub fn local(seconds: i64, tz: &TimeZone) -> String {
-    Timestamp::from_second(seconds)
-        .map(|t| {
-            t.to_zoned(tz.clone())
-                .strftime("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| seconds.to_string())
-}
+pub use crate::text::time::local;
 
 pub fn percent(share: Option<f64>) -> String {
     share

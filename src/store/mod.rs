@@ -22,16 +22,7 @@ use crate::ingest::{
     Decision, Lookup, MailKind, Placement, Status, TicketId, TicketState, WaitingChange,
 };
 
-/// Public references start at #1000: ref = id + REF_OFFSET.
-const REF_OFFSET: i64 = 999;
-
-pub fn reference(ticket: TicketId) -> i64 {
-    ticket + REF_OFFSET
-}
-
-pub fn ticket_of_reference(reference: i64) -> TicketId {
-    reference - REF_OFFSET
-}
+pub use crate::ingest::{reference, ticket_of_reference};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

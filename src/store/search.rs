@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::views::rfc3339;
-use super::{REF_OFFSET, ticket_of_reference};
+use crate::ingest::{REF_OFFSET, ticket_of_reference};
 
 /// At most this many hits are shown.
 pub const MAX_HITS: usize = 50;

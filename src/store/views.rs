@@ -6,11 +6,7 @@ use serde::Serialize;
 use super::{reference, ticket_of_reference};
 
 /// Unix seconds → RFC 3339 in UTC.
-pub fn rfc3339(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| seconds.to_string())
-}
+pub use crate::text::time::rfc3339;
 
 fn time(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<String>> {
     Ok(row.get::<_, Option<i64>>(column)?.map(rfc3339))

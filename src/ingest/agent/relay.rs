@@ -15,8 +15,8 @@ use crate::ingest::parse::Parsed;
 use crate::ingest::thread::{self, Via};
 use crate::ingest::{
     MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting, WaitingChange,
+    reference,
 };
-use crate::store::reference;
 
 /// What mail from a configured agent is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn recognise(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> AgentMa
                     format!(
                         "ticket {} was closed {}, and a closed ticket's agent address takes no commands after ingest.agent_token_lifetime ({} days); write to the customer directly",
                         config.ticket_tag.format(reference(ticket)),
-                        crate::store::views::rfc3339(closed_at),
+                        crate::text::time::rfc3339(closed_at),
                         lifetime / 86_400
                     ),
                     Some(ticket),
@@ -211,7 +211,7 @@ pub fn desk_mail(
                     desk.update.waiting = WaitingChange::Start(waiting);
                     detail.push_str(&format!(
                         "; response now due {}",
-                        crate::report::text::local(waiting.due_at, &target.calendar.timezone)
+                        crate::text::time::local(waiting.due_at, &target.calendar.timezone)
                     ));
                 }
                 desk.events.push(("queue_changed", detail));
