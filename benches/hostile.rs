@@ -23,9 +23,10 @@ mod proc_status;
 
 use postdesk::clock::SystemClock;
 use postdesk::config::Config;
-use postdesk::ingest::{Incoming, Ingester, Origin, Summary};
+use postdesk::ingest::Origin;
 use postdesk::report::{self, Params};
 use postdesk::store::Store;
+use postdesk::store::{Incoming, Ingester, Summary};
 use proc_status::status_kib;
 
 /// Resets VmHWM to the current RSS (Linux: `5` in clear_refs).

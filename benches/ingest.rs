@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use postdesk::clock::SystemClock;
 use postdesk::config::Config;
-use postdesk::ingest::{Incoming, Ingester, Origin, Summary};
+use postdesk::ingest::Origin;
 use postdesk::store::Store;
+use postdesk::store::{Incoming, Ingester, Summary};
 
 use mixed_mail::{MESSAGES, generate};
 use proc_status::status_kib;

@@ -10,12 +10,13 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::clock::SystemClock;
 use crate::config::{self, Config, ConfigError};
-use crate::ingest::{Filed, Incoming, Ingester, Origin, Status, Summary};
+use crate::ingest::{Origin, Status};
 use crate::report::text::clip;
 use crate::source;
 use crate::store::Store;
 use crate::store::search::search as postdesk_search;
 use crate::store::views::{self, TicketFilter, TicketView};
+use crate::store::{Filed, Incoming, Ingester, Summary};
 use crate::terminal::{visible, visible_line};
 
 /// Messages filed per transaction by `ingest`.

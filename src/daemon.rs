@@ -16,9 +16,10 @@ use tokio::task::JoinSet;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, MailboxSource};
-use crate::ingest::{Filed, Incoming, Ingester, Prepared, Summary};
+use crate::ingest::Prepared;
 use crate::smtp::Mailer;
 use crate::store::{Checkpointer, Store, StoreError};
+use crate::store::{Filed, Incoming, Ingester, Summary};
 use crate::templates::Templates;
 use crate::{imap, maildir, outbox, scheduler};
 

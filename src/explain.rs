@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::ingest::{Filed, Incoming, Ingester, Origin, Summary};
+use crate::ingest::Origin;
 use crate::store::views::{self, TicketView, rfc3339};
+use crate::store::{Filed, Incoming, Ingester, Summary};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Serialize)]

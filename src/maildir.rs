@@ -8,7 +8,8 @@ use tokio::sync::watch;
 
 use crate::config::Mailbox;
 use crate::daemon::{Shared, store_batch};
-use crate::ingest::{Filed, Incoming, Origin};
+use crate::ingest::Origin;
+use crate::store::{Filed, Incoming};
 
 const BATCH: usize = 256;
 

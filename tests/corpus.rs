@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::Desk;
-use postdesk::ingest::Filed;
+use postdesk::store::Filed;
 
 struct Entry {
     file: String,

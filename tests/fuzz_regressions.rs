@@ -10,7 +10,7 @@ mod checked_pipeline;
 use std::path::{Path, PathBuf};
 
 use checked_pipeline::CheckedDesks;
-use postdesk::ingest::Filed;
+use postdesk::store::Filed;
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

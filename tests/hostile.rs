@@ -18,7 +18,7 @@ mod e2e;
 
 use checked_pipeline::{CheckedDesks, Filing, OUTGOING_HEADERS};
 use e2e::*;
-use postdesk::ingest::Filed;
+use postdesk::store::Filed;
 
 const ANNA: &str = "anna@example.com";
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Desk, fixture, fixture_path, mail};
 use postdesk::config::Config;
-use postdesk::ingest::Filed;
+use postdesk::store::Filed;
 
 #[test]
 fn charsets_decode_to_the_customers_words() {

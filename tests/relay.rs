@@ -5,7 +5,7 @@ mod common;
 
 use common::{Desk, fixture_path};
 use postdesk::config::Config;
-use postdesk::ingest::Filed;
+use postdesk::store::Filed;
 
 /// The fixtures config with `from` replaced by `to`.
 fn desk_with_config_edit(from: &str, to: &str) -> Desk {

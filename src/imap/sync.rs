@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use super::{ImapError, Session, connect, timed};
 use crate::config::{Imap, Mailbox};
 use crate::daemon::{Backoff, Shared, prepare_batch, store_prepared};
-use crate::ingest::{Filed, ImapLocation, Incoming, Origin, Prepared, TicketId};
+use crate::ingest::{ImapLocation, Origin, Prepared, TicketId};
 use crate::store::folders::{self, FlagJob, FolderPosition};
+use crate::store::{Filed, Incoming};
 
 /// Messages fetched (and stored) per round trip and per transaction…
 const FETCH_BATCH: usize = 500;

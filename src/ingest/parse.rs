@@ -580,7 +580,8 @@ mod tests {
 
     #[test]
     fn the_raw_message_is_stored_whole_and_the_derived_fields_cut() {
-        use crate::ingest::{Incoming, Ingester, Origin, Summary};
+        use crate::ingest::Origin;
+        use crate::store::{Incoming, Ingester, Summary};
         let config = crate::config::Config::builtin();
         let clock = crate::clock::ManualClock::new("2026-11-16T08:00:00Z".parse().unwrap());
         let mut store = crate::store::Store::open_in_memory().unwrap();

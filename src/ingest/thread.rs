@@ -64,7 +64,7 @@ pub fn find_ticket<L: Lookup>(
     config: &Config,
     lookup: &L,
     window_start: i64,
-) -> rusqlite::Result<Threading> {
+) -> Result<Threading, L::Error> {
     let sender = parsed.from.as_deref();
     let staff = sender.is_some_and(|s| config.is_agent(s) || config.is_own_address(s));
     if sender.is_some_and(|s| config.is_agent(s)) {
@@ -160,7 +160,7 @@ fn owner<L: Lookup>(
     sender: Option<&str>,
     staff: bool,
     lookup: &L,
-) -> rusqlite::Result<Option<TicketId>> {
+) -> Result<Option<TicketId>, L::Error> {
     let Some(sender) = sender else {
         return Ok(None);
     };

@@ -9,9 +9,10 @@ use super::periods::{Outcome, Period, periods_of};
 use super::{Params, Report, compute};
 use crate::clock::ManualClock;
 use crate::config::Config;
-use crate::ingest::{Incoming, Ingester, Origin, Summary};
+use crate::ingest::Origin;
 use crate::store::reports::TicketHistory;
 use crate::store::{self, Store};
+use crate::store::{Incoming, Ingester, Summary};
 
 const CONFIG: &str = r#"
 [[mailbox]]
@@ -83,7 +84,7 @@ impl Desk {
             .ingest_batch(&mut self.store, &batch, &mut Summary::default())
             .unwrap();
         match filed.pop().unwrap() {
-            crate::ingest::Filed::Stored { ticket, .. } => store::reference(ticket),
+            crate::store::Filed::Stored { ticket, .. } => store::reference(ticket),
             other => panic!("not stored: {other:?}"),
         }
     }

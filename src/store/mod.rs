@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod deadlines;
+pub mod file;
 pub mod folders;
 mod migrations;
 pub mod outbox;
@@ -23,6 +24,7 @@ use crate::ingest::{
 };
 
 pub use crate::ingest::{reference, ticket_of_reference};
+pub use file::{Filed, Incoming, Ingester, Summary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -550,6 +552,8 @@ pub struct Db<'c> {
 }
 
 impl Lookup for Db<'_> {
+    type Error = rusqlite::Error;
+
     fn ticket_by_dedup_key(&self, key: &str) -> rusqlite::Result<Option<TicketId>> {
         self.conn
             .prepare_cached("SELECT ticket_id FROM messages WHERE dedup_key = ?1")?

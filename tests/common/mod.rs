@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use jiff::Timestamp;
 use postdesk::clock::ManualClock;
 use postdesk::config::Config;
-use postdesk::ingest::{Filed, Incoming, Ingester, Origin, Summary};
+use postdesk::ingest::Origin;
 use postdesk::store::views::{self, TicketDetail};
 use postdesk::store::{self, Store};
+use postdesk::store::{Filed, Incoming, Ingester, Summary};
 
 /// Every file under `dir`, in every subfolder (in no particular order).
 pub fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {

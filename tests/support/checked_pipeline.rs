@@ -32,11 +32,12 @@ use std::sync::Once;
 use jiff::Timestamp;
 use postdesk::clock::{Clock, ManualClock};
 use postdesk::config::Config;
-use postdesk::ingest::{Filed, Incoming, Ingester, Origin, Summary};
+use postdesk::ingest::Origin;
 use postdesk::outbox::formatted_mail;
 use postdesk::store::outbox::due_mail;
 use postdesk::store::views::{self, TicketDetail};
 use postdesk::store::{self, Store};
+use postdesk::store::{Filed, Incoming, Ingester, Summary};
 use postdesk::templates::Templates;
 
 /// The headers postdesk writes on outgoing mail; anything else in a header block was
