@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 
-use super::agent::commands::{self, Command};
+use super::agent::commands;
 use super::agent::quote::visible_text;
 use super::agent::relay::{self, AgentMail};
 use super::classify::{Author, AutoKind};
@@ -401,7 +401,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
         let state = self.lookup.ticket_state(ticket)?;
         let mut update = TicketUpdate::default();
         let proven = self.origin.sent || authenticated;
-        let decided = answer_commands(self.parsed, self.config, proven, &mut draft.events);
+        let decided = commands::in_answer(self.parsed, self.config, proven, &mut draft.events);
         let via = draft.via();
         if state.status.is_open() || decided.is_some() {
             update.status = Some(decided.unwrap_or(Status::Answered));
@@ -544,41 +544,6 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             ack,
         }))
     }
-}
-
-/// `#close` or `#pending` on the first lines of an observed answer, honoured only where
-/// the sender is proven (the Sent folder, which only an authenticated user can write to, or
-/// a trusted `Authentication-Results`): a `From:` line is forged in seconds. Other commands
-/// go through the agent address.
-fn answer_commands(
-    parsed: &Parsed,
-    config: &Config,
-    proven: bool,
-    events: &mut Vec<(&'static str, String)>,
-) -> Option<Status> {
-    let visible = visible_text(&parsed.text);
-    let commands = commands::parse(&visible, config).ok()?;
-    let agent = parsed.from.as_deref().unwrap_or("?");
-    let mut status = None;
-    for command in &commands.commands {
-        let (next, kind) = match command {
-            Command::Close => (Status::Closed, "closed"),
-            Command::Pending => (Status::Pending, "pending"),
-            _ => continue,
-        };
-        if !proven {
-            events.push((
-                "warning",
-                format!(
-                    "#{kind} from {agent} not applied: nothing proves the sender (not in the Sent folder, no trusted Authentication-Results)"
-                ),
-            ));
-            return None;
-        }
-        events.push((kind, format!("by {agent}, in the answer")));
-        status = Some(next);
-    }
-    status
 }
 
 /// The ticket, and the recipient, of mail the desk sent that this bounce returns. Our

@@ -100,6 +100,41 @@ pub fn parse(text: &str, config: &Config) -> Result<Parsed, Vec<String>> {
     })
 }
 
+/// `#close` or `#pending` on the first lines of an observed answer, honoured only where
+/// the sender is proven (the Sent folder, which only an authenticated user can write to, or
+/// a trusted `Authentication-Results`): a `From:` line is forged in seconds. Other commands
+/// go through the agent address.
+pub(crate) fn in_answer(
+    parsed: &crate::ingest::parse::Parsed,
+    config: &Config,
+    proven: bool,
+    events: &mut Vec<(&'static str, String)>,
+) -> Option<crate::ingest::Status> {
+    let visible = super::quote::visible_text(&parsed.text);
+    let commands = parse(&visible, config).ok()?;
+    let agent = parsed.from.as_deref().unwrap_or("?");
+    let mut status = None;
+    for command in &commands.commands {
+        let (next, kind) = match command {
+            Command::Close => (crate::ingest::Status::Closed, "closed"),
+            Command::Pending => (crate::ingest::Status::Pending, "pending"),
+            _ => continue,
+        };
+        if !proven {
+            events.push((
+                "warning",
+                format!(
+                    "#{kind} from {agent} not applied: nothing proves the sender (not in the Sent folder, no trusted Authentication-Results)"
+                ),
+            ));
+            return None;
+        }
+        events.push((kind, format!("by {agent}, in the answer")));
+        status = Some(next);
+    }
+    status
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
