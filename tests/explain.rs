@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{Desk, fixture, fixture_path, mail};
-use postdesk::explain::explain;
+use postdesk::cli::explain::explain;
 
 fn counts(desk: &Desk) -> (i64, i64, i64, i64) {
     (

@@ -2,15 +2,22 @@
 //! store, in a transaction that is rolled back — what would happen, and why, with nothing
 //! stored and nothing sent.
 
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use super::{check_mailbox, open_store, print_json};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::ingest::Origin;
 use crate::store::views::{self, TicketView, rfc3339};
 use crate::store::{Filed, Incoming, Ingester, Summary};
 use crate::store::{Store, StoreError};
+use crate::terminal::visible_line;
 
 #[derive(Debug, Serialize)]
 pub struct Explanation {
@@ -127,4 +134,63 @@ fn read_back(
         events,
         mails,
     })
+}
+
+/// `postdesk explain FILE [--mailbox NAME] [--json]`: the file is read before the mailbox
+/// is checked, as it always was.
+pub(super) fn command(
+    config: &Config,
+    file: &Path,
+    mailbox: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    let raw = if file.as_os_str() == "-" {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw)?;
+        raw
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    check_mailbox(config, mailbox.as_deref())?;
+    let mut store = open_store(config)?;
+    let what = explain(config, &mut store, raw, mailbox, file.display().to_string())?;
+    if json {
+        print_json(&what)?;
+    } else {
+        print_explanation(&what)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_explanation(what: &Explanation) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "outcome: {}", visible_line(&what.outcome))?;
+    if let Some(kind) = &what.kind {
+        writeln!(
+            out,
+            "message: {kind}, threaded by {}, language {}",
+            what.threaded_by.as_deref().unwrap_or("-"),
+            what.language.as_deref().unwrap_or("-")
+        )?;
+    }
+    if let Some(t) = &what.ticket {
+        writeln!(
+            out,
+            "ticket:  #{} {} · queue {} · category {} · priority {} · due {}",
+            t.reference,
+            t.status,
+            t.queue,
+            t.category.as_deref().unwrap_or("-"),
+            t.priority,
+            t.due_at.as_deref().unwrap_or("-")
+        )?;
+    }
+    for (kind, detail) in &what.events {
+        writeln!(out, "event:   {kind}: {}", visible_line(detail))?;
+    }
+    for (kind, to, due) in &what.mails {
+        writeln!(out, "mail:    {kind} to {} at {due}", visible_line(to))?;
+    }
+    writeln!(out, "(nothing was stored or sent)")?;
+    Ok(())
 }

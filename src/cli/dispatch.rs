@@ -1,0 +1,53 @@
+//! One function per command; documentation commands run before any config is read.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{Cli, Command, admin, docs, explain, ingest, load_config, reports, tickets};
+
+pub(super) fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Doc(doc) = &cli.command {
+        docs::print_doc(doc)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Doc(_) => Ok(ExitCode::SUCCESS), // printed above, without a config
+        Command::Run => admin::run_daemon(config, cli.config, cli.db),
+        Command::CheckConfig { connect } => {
+            admin::check_config(&config, cli.config.as_deref(), connect)
+        }
+        Command::Db { action } => admin::db(&config, action),
+        Command::Ingest {
+            paths,
+            mailbox,
+            json,
+        } => ingest::ingest(&config, &paths, mailbox, json),
+        Command::Tickets {
+            queue,
+            status,
+            breached,
+            json,
+        } => tickets::tickets(&config, queue, status, breached, json),
+        Command::Ticket {
+            reference,
+            json,
+            mbox,
+        } => tickets::ticket(&config, &reference, json, mbox),
+        Command::Outbox { action, all, json } => admin::outbox(&config, action, all, json),
+        Command::Report {
+            since,
+            queue,
+            json,
+            html,
+        } => reports::print_report(&config, &since, queue.as_deref(), json, html.as_deref()),
+        Command::Explain {
+            file,
+            mailbox,
+            json,
+        } => explain::command(&config, &file, mailbox, json),
+        Command::Search { query, limit, json } => tickets::search(&config, &query, limit, json),
+        Command::Customer { address, json } => tickets::customer(&config, &address, json),
+    }
+}

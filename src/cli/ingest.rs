@@ -1,0 +1,133 @@
+//! `postdesk ingest PATH...`: .eml files, Maildir folders, mbox files or stdin through the
+//! pipeline into the store, with a summary and a log line per message.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{check_mailbox, open_store, print_json};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::ingest::Origin;
+use crate::source;
+use crate::store::Store;
+use crate::store::{Filed, Incoming, Ingester, Summary};
+
+/// Messages filed per transaction by `ingest`.
+const BATCH: usize = 256;
+
+/// Exit 1 if some message could not be stored.
+pub(super) fn ingest(
+    config: &Config,
+    paths: &[PathBuf],
+    mailbox: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    check_mailbox(config, mailbox.as_deref())?;
+    let mut store = open_store(config)?;
+    let summary = ingest_paths(config, &mut store, paths, mailbox)?;
+    if json {
+        print_json(&summary)?;
+    } else {
+        println!(
+            "ingested {}, duplicates {}, quarantined {}, failed {}",
+            summary.ingested, summary.duplicates, summary.quarantined, summary.failed
+        );
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs the pipeline over every path, in batches.
+pub(crate) fn ingest_paths(
+    config: &Config,
+    store: &mut Store,
+    paths: &[PathBuf],
+    mailbox: Option<String>,
+) -> Result<Summary> {
+    let clock = SystemClock;
+    let ingester = Ingester {
+        config,
+        clock: &clock,
+    };
+    let mut summary = Summary::default();
+    let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH);
+    let mut failure: Option<anyhow::Error> = None;
+    let mut flush = |batch: &mut Vec<Incoming>, summary: &mut Summary| -> Result<()> {
+        let filed = ingester.ingest_batch(store, batch, summary)?;
+        for (incoming, filed) in batch.iter().zip(&filed) {
+            report(incoming, filed);
+        }
+        batch.clear();
+        Ok(())
+    };
+    for path in paths {
+        let result = source::read_path(path, &mut |item| {
+            if failure.is_some() {
+                return;
+            }
+            match item.raw {
+                Ok(raw) => {
+                    batch.push(Incoming {
+                        raw,
+                        origin: Origin {
+                            mailbox: mailbox.clone(),
+                            location: item.location,
+                            imap: None,
+                            sent: false,
+                        },
+                    });
+                    if batch.len() >= BATCH
+                        && let Err(e) = flush(&mut batch, &mut summary)
+                    {
+                        failure = Some(e);
+                    }
+                }
+                Err(reason) => {
+                    tracing::error!("{reason}");
+                    summary.failed += 1;
+                }
+            }
+        });
+        if let Err(error) = result {
+            tracing::error!("{error}");
+            summary.failed += 1;
+        }
+        if let Some(error) = failure.take() {
+            return Err(error);
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut summary)?;
+    }
+    Ok(summary)
+}
+
+/// The per-message log line: what became of it, and where it came from.
+fn report(incoming: &Incoming, filed: &Filed) {
+    let location = &incoming.origin.location;
+    match filed {
+        Filed::Stored {
+            ticket,
+            new_ticket,
+            kind,
+            unparsed,
+        } => {
+            let reference = crate::store::reference(*ticket);
+            if *unparsed {
+                tracing::warn!(source = %location, ticket = reference, "stored unparsed: see `postdesk ticket {reference}`");
+            } else {
+                tracing::debug!(source = %location, ticket = reference, new_ticket, kind = kind.as_str(), "filed");
+            }
+        }
+        Filed::Duplicate(ticket) => {
+            tracing::debug!(source = %location, ticket = crate::store::reference(*ticket), "already stored");
+        }
+        Filed::NotATicket(reason) => tracing::debug!(source = %location, "left alone: {reason}"),
+        Filed::Failed(_) => {}
+    }
+}
