@@ -7,19 +7,17 @@
 
 pub mod cli;
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod daemon;
-pub mod imap;
 pub mod ingest;
-pub mod maildir;
-pub mod outbox;
 pub mod private_files;
 pub mod report;
-pub mod scheduler;
+pub mod runtime;
 pub mod secret;
 pub mod sla;
 pub mod smtp;
-pub mod source;
+pub mod sources;
 pub mod store;
 pub mod telemetry;
 pub mod templates;

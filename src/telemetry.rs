@@ -79,7 +79,7 @@ mod tests {
             tracing::debug!(target: "rustls::client", "session key 0xdeadbeef");
             tracing::info!(target: "async_imap::client", "greeting received");
             tracing::warn!(target: "rustls::conn", "peer sent close_notify");
-            tracing::trace!(target: "postdesk::imap::sync", "own trace line");
+            tracing::trace!(target: "postdesk::sources::imap::sync", "own trace line");
         });
         let bytes = captured.0.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()

@@ -237,7 +237,7 @@ fn a_ticket_exports_as_an_mbox_of_its_original_messages() {
     let mbox = cli.dir.path().join("ticket.mbox");
     std::fs::write(&mbox, &out.stdout).unwrap();
     let mut read = Vec::new();
-    postdesk::source::read_path(&mbox, &mut |item| read.push(item.raw.unwrap())).unwrap();
+    postdesk::sources::files::read_path(&mbox, &mut |item| read.push(item.raw.unwrap())).unwrap();
     assert_eq!(read.len(), originals.len());
     for (n, (got, want)) in read.iter().zip(&originals).enumerate() {
         assert!(

@@ -17,13 +17,13 @@ use mail_parser::{MessageParser, MimeHeaders};
 use mailstack::{Dovecot, Postfix};
 use postdesk::clock::ManualClock;
 use postdesk::config::Config;
-use postdesk::daemon::Shared;
+use postdesk::daemon::{deadlines as scheduler, outbox};
 use postdesk::ingest::Origin;
+use postdesk::runtime::Shared;
 use postdesk::smtp::Mailer;
 use postdesk::store::{self, Store};
 use postdesk::store::{Filed, Incoming, Ingester, Summary};
 use postdesk::templates::Templates;
-use postdesk::{outbox, scheduler};
 use tokio::sync::watch;
 
 const ARRIVAL: Duration = Duration::from_secs(40);
@@ -350,6 +350,6 @@ fn weekly_report_mail_goes_out_once_per_week_through_postfix() {
 
 /// These tasks run without the daemon's checkpointer thread: SQLite checkpoints the store
 /// on its own, as it does for every connection that is not the daemon's.
-fn no_checkpointer() -> std::sync::mpsc::SyncSender<postdesk::daemon::Checkpoint> {
+fn no_checkpointer() -> std::sync::mpsc::SyncSender<postdesk::runtime::Checkpoint> {
     std::sync::mpsc::sync_channel(1).0
 }

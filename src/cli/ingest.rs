@@ -10,7 +10,7 @@ use super::{check_mailbox, open_store, print_json};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::ingest::Origin;
-use crate::source;
+use crate::sources::files as source;
 use crate::store::Store;
 use crate::store::{Filed, Incoming, Ingester, Summary};
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use futures::future::join_all;
 
 use crate::config::{Config, Imap, Mailbox, MailboxSource, Smtp};
-use crate::imap::{self, ImapError, timed};
 use crate::smtp::Mailer;
+use crate::sources::imap::{self, ImapError, timed};
 
 /// What one endpoint answered.
 pub struct Check {

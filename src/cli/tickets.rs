@@ -9,7 +9,7 @@ use super::{UsageError, open_store, print_json, short_time};
 use crate::config::Config;
 use crate::ingest::Status;
 use crate::report::text::clip;
-use crate::source;
+use crate::sources::files as source;
 use crate::store::Store;
 use crate::store::search::search as postdesk_search;
 use crate::store::views::{self, CustomerView, TicketFilter, TicketView};

@@ -8,16 +8,8 @@
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
-use rusqlite::Connection;
 
-use crate::config::{Config, WeeklyAt};
-use crate::daemon::Shared;
-use crate::smtp::{self, FileAttachment, Outgoing};
-use crate::store::StoreError;
-use crate::store::outbox::MailJob;
-use crate::store::reports::{self, WeeklyQueued};
-
-use super::{Params, compute, html, text};
+use crate::config::WeeklyAt;
 
 /// The latest weekly slot at or before `now`, and the one after it.
 pub fn slots(at: WeeklyAt, tz: &TimeZone, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
@@ -52,136 +44,6 @@ pub fn week_before(slot: Timestamp, tz: &TimeZone) -> Timestamp {
         .checked_sub(7.days())
         .map(|z| z.timestamp())
         .unwrap_or(slot)
-}
-
-/// Queues this slot's report when it is due and not queued yet; returns when the next slot
-/// falls (None without recipients).
-pub fn queue_due(shared: &Shared) -> Result<Option<i64>, StoreError> {
-    let config = &shared.config;
-    if config.report.recipients.is_empty() {
-        return Ok(None);
-    }
-    let tz = &config.calendar.timezone;
-    let now = shared.clock.now();
-    let Some((slot, next)) = slots(config.report.weekly, tz, now) else {
-        return Ok(None);
-    };
-    let since = week_before(slot, tz);
-    let mailbox = config.mailboxes.first().map(|m| m.name.as_str());
-    let queued = shared.write(|store| {
-        let tx = store.transaction()?;
-        let queued = reports::queue_weekly_report(
-            &tx,
-            slot.as_second(),
-            since.as_second(),
-            &config.report.recipients,
-            mailbox,
-            now.as_second(),
-        )?;
-        tx.commit()?;
-        Ok(queued)
-    })?;
-    match queued {
-        WeeklyQueued::Queued(n) => {
-            tracing::info!(
-                "weekly report of {} to {} queued for {n} recipient(s)",
-                since,
-                slot
-            );
-            shared.outbox_wake.notify_one();
-        }
-        WeeklyQueued::Baseline => tracing::info!(
-            "weekly report mail configured: the first one goes out at {}",
-            next.to_zoned(tz.clone())
-        ),
-        WeeklyQueued::AlreadyQueued => {}
-    }
-    Ok(Some(next.as_second()))
-}
-
-/// The report mail of an outbox row, or why it cannot be sent.
-pub fn compose_mail(
-    conn: &Connection,
-    config: &Config,
-    job: &MailJob,
-    now: Timestamp,
-) -> rusqlite::Result<Result<lettre::Message, String>> {
-    let field = |name: &str| job.payload.get(name).and_then(serde_json::Value::as_i64);
-    let (Some(since), Some(until)) = (field("since"), field("until")) else {
-        return Ok(Err("report row without its since/until window".into()));
-    };
-    let Some(mailbox) = job
-        .mailbox
-        .as_deref()
-        .and_then(|name| config.mailbox(name))
-        .or_else(|| config.mailboxes.first())
-    else {
-        return Ok(Err(
-            "no [[mailbox]] configured, so no address to send from".into()
-        ));
-    };
-    let report = compute(
-        conn,
-        config,
-        &Params {
-            since,
-            until,
-            now: now.as_second(),
-            queue: None,
-        },
-    )?;
-    let tz = &config.calendar.timezone;
-    let outcome = match report.target.share_met {
-        Some(share) => format!(
-            "{} answered within target, {} missed",
-            text::percent(Some(share)),
-            report.target.missed
-        ),
-        None => "no waiting period settled".to_string(),
-    };
-    let subject = format!(
-        "postdesk weekly report {} to {}: {outcome}",
-        day(since, tz),
-        day(until, tz),
-    );
-    let body = format!(
-        "{}\nThe attached page shows the same with charts; open it in a browser.\n",
-        text::render(&report, tz)
-    );
-    let page = html::render(&report, tz);
-    let domain = mailbox
-        .address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
-    let message_id = format!(
-        "postdesk.report.{}.{:08x}@{domain}",
-        job.id,
-        rand::random::<u32>()
-    );
-    let outgoing = Outgoing {
-        from_name: mailbox.display_name.as_deref().unwrap_or(""),
-        from: &mailbox.address,
-        to: &job.recipient,
-        reply_to: None,
-        subject: &subject,
-        body: &body,
-        message_id: &message_id,
-        references: &[],
-        auto_submitted: Some("auto-generated"),
-    };
-    let attachment = FileAttachment {
-        name: &format!("postdesk-report-{}.html", day(until, tz)),
-        content_type: "text/html; charset=utf-8",
-        content: page.as_bytes(),
-    };
-    Ok(smtp::compose_with_attachment(&outgoing, &attachment).map_err(|e| e.to_string()))
-}
-
-fn day(seconds: i64, tz: &TimeZone) -> String {
-    Timestamp::from_second(seconds)
-        .map(|t| t.to_zoned(tz.clone()).date().to_string())
-        .unwrap_or_else(|_| seconds.to_string())
 }
 
 #[cfg(test)]

@@ -31,9 +31,9 @@ use std::sync::Once;
 
 use jiff::Timestamp;
 use postdesk::clock::{Clock, ManualClock};
+use postdesk::compose::formatted_mail;
 use postdesk::config::Config;
 use postdesk::ingest::Origin;
-use postdesk::outbox::formatted_mail;
 use postdesk::store::outbox::due_mail;
 use postdesk::store::views::{self, TicketDetail};
 use postdesk::store::{self, Store};

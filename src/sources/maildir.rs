@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 
 use crate::config::Mailbox;
-use crate::daemon::{Shared, store_batch};
 use crate::ingest::Origin;
+use crate::runtime::{Shared, store_batch};
 use crate::store::{Filed, Incoming};
 
 const BATCH: usize = 256;

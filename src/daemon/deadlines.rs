@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::daemon::Shared;
+use crate::runtime::Shared;
 use crate::store::deadlines;
 
 /// Deadlines handled per transaction.
@@ -86,7 +86,7 @@ pub fn handle_due(shared: &Shared) -> Result<Option<i64>, crate::store::StoreErr
             shared.imap_jobs.send_modify(|n| *n = n.wrapping_add(1));
         }
         if handled < BATCH {
-            let next_report = crate::report::weekly::queue_due(shared)?;
+            let next_report = crate::daemon::weekly::queue_due(shared)?;
             let next_deadline = shared.read(deadlines::next_deadline)?;
             return Ok(next_deadline.into_iter().chain(next_report).min());
         }

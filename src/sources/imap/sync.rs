@@ -13,8 +13,8 @@ use tokio::sync::watch;
 
 use super::{ImapError, Session, connect, timed};
 use crate::config::{Imap, Mailbox};
-use crate::daemon::{Backoff, Shared, prepare_batch, store_prepared};
 use crate::ingest::{ImapLocation, Origin, Prepared, TicketId};
+use crate::runtime::{Backoff, Shared, prepare_batch, store_prepared};
 use crate::store::folders::{self, FlagJob, FolderPosition};
 use crate::store::{Filed, Incoming};
 
@@ -797,7 +797,7 @@ mod tests {
                 }
             }
         });
-        let stream: Box<dyn crate::imap::ImapStream> = Box::new(client_end);
+        let stream: Box<dyn crate::sources::imap::ImapStream> = Box::new(client_end);
         let session = async_imap::Client::new(stream)
             .login("support", "secret")
             .await

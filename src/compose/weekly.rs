@@ -1,0 +1,79 @@
+//! The weekly report as mail: the text report in the body, the HTML page attached.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::report::{Params, compute, html, text};
+use crate::smtp::{self, FileAttachment, Outgoing};
+use crate::store::outbox::MailJob;
+
+/// The report mail of an outbox row, or why it cannot be sent.
+pub(super) fn report_mail(
+    conn: &Connection,
+    config: &Config,
+    job: &MailJob,
+    now: Timestamp,
+) -> rusqlite::Result<Result<lettre::Message, String>> {
+    let field = |name: &str| job.payload.get(name).and_then(serde_json::Value::as_i64);
+    let (Some(since), Some(until)) = (field("since"), field("until")) else {
+        return Ok(Err("report row without its since/until window".into()));
+    };
+    let Some(mailbox) = super::sending_mailbox(config, job) else {
+        return Ok(Err(super::NO_MAILBOX.into()));
+    };
+    let report = compute(
+        conn,
+        config,
+        &Params {
+            since,
+            until,
+            now: now.as_second(),
+            queue: None,
+        },
+    )?;
+    let tz = &config.calendar.timezone;
+    let outcome = match report.target.share_met {
+        Some(share) => format!(
+            "{} answered within target, {} missed",
+            text::percent(Some(share)),
+            report.target.missed
+        ),
+        None => "no waiting period settled".to_string(),
+    };
+    let subject = format!(
+        "postdesk weekly report {} to {}: {outcome}",
+        day(since, tz),
+        day(until, tz),
+    );
+    let body = format!(
+        "{}\nThe attached page shows the same with charts; open it in a browser.\n",
+        text::render(&report, tz)
+    );
+    let page = html::render(&report, tz);
+    let message_id = super::new_message_id(job, &mailbox.address);
+    let outgoing = Outgoing {
+        from_name: mailbox.display_name.as_deref().unwrap_or(""),
+        from: &mailbox.address,
+        to: &job.recipient,
+        reply_to: None,
+        subject: &subject,
+        body: &body,
+        message_id: &message_id,
+        references: &[],
+        auto_submitted: Some("auto-generated"),
+    };
+    let attachment = FileAttachment {
+        name: &format!("postdesk-report-{}.html", day(until, tz)),
+        content_type: "text/html; charset=utf-8",
+        content: page.as_bytes(),
+    };
+    Ok(smtp::compose_with_attachment(&outgoing, &attachment).map_err(|e| e.to_string()))
+}
+
+fn day(seconds: i64, tz: &TimeZone) -> String {
+    Timestamp::from_second(seconds)
+        .map(|t| t.to_zoned(tz.clone()).date().to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}
