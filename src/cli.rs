@@ -330,7 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { connect } => {
-            crate::templates::Templates::load(config.templates.as_deref())
+            crate::text::templates::Templates::load(config.templates.as_deref())
                 .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
             let source = match &cli.config {
                 Some(path) => path.display().to_string(),

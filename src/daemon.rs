@@ -19,7 +19,7 @@ use crate::config::{Config, MailboxSource};
 use crate::ingest::{Filed, Incoming, Ingester, Prepared, Summary};
 use crate::smtp::Mailer;
 use crate::store::{Checkpointer, Store, StoreError};
-use crate::templates::Templates;
+use crate::text::templates::Templates;
 use crate::{imap, maildir, outbox, scheduler};
 
 /// The least time between two checkpoints.

@@ -24,6 +24,5 @@ pub mod smtp;
 pub mod source;
 pub mod store;
 pub mod telemetry;
-pub mod templates;
 pub mod terminal;
 pub mod text;

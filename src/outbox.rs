@@ -17,7 +17,8 @@ use crate::sla;
 use crate::smtp::{self, Mailer, Outgoing, SmtpError};
 use crate::store::outbox::{self as rows, MailJob, TicketFacts};
 use crate::store::{self, StoreError};
-use crate::templates::{self, TemplateVars, Templates};
+use crate::text::locale;
+use crate::text::templates::{self, TemplateVars, Templates};
 
 /// Rows claimed per round.
 const ROUND: usize = 256;
@@ -286,14 +287,14 @@ fn prepare(
         tag: config.ticket_tag.format(store::reference(facts.id)),
         subject: facts.subject.clone(),
         customer: facts.customer.clone(),
-        received: templates::local_date_time(at(facts.created_at), tz, &language),
-        expected_duration: templates::human_duration(estimate.duration, &language),
-        expected_by: templates::expected_by(estimate.due, now, tz, &language),
+        received: locale::local_date_time(at(facts.created_at), tz, &language),
+        expected_duration: locale::human_duration(estimate.duration, &language),
+        expected_by: locale::expected_by(estimate.due, now, tz, &language),
         queue: facts.queue.clone(),
-        business_hours: templates::business_hours_text(&queue.calendar, &language),
+        business_hours: locale::business_hours_text(&queue.calendar, &language),
         due: facts
             .due_at
-            .map(|due| templates::local_date_time(at(due), tz, &language))
+            .map(|due| locale::local_date_time(at(due), tz, &language))
             .unwrap_or_default(),
         ticket_url: None,
     };
@@ -403,9 +404,9 @@ fn prepare_agent_mail(
                 priority: &facts.priority,
                 due: facts
                     .due_at
-                    .map(|due| templates::local_date_time(at(due), tz, "en")),
+                    .map(|due| locale::local_date_time(at(due), tz, "en")),
                 customer,
-                received: templates::local_date_time(at(original.received_at), tz, "en"),
+                received: locale::local_date_time(at(original.received_at), tz, "en"),
                 subject: &original.subject,
                 text: &original.text,
                 desk_address: &mailbox.address,

@@ -21,7 +21,7 @@ use postdesk::daemon::Shared;
 use postdesk::ingest::{Filed, Incoming, Ingester, Origin, Summary};
 use postdesk::smtp::Mailer;
 use postdesk::store::{self, Store};
-use postdesk::templates::Templates;
+use postdesk::text::templates::Templates;
 use postdesk::{outbox, scheduler};
 use tokio::sync::watch;
 
