@@ -20,6 +20,5 @@ pub mod smtp;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
-pub mod templates;
 pub mod terminal;
 pub mod text;

@@ -23,7 +23,7 @@ use postdesk::runtime::Shared;
 use postdesk::smtp::Mailer;
 use postdesk::store::{self, Store};
 use postdesk::store::{Filed, Incoming, Ingester, Summary};
-use postdesk::templates::Templates;
+use postdesk::text::templates::Templates;
 use tokio::sync::watch;
 
 const ARRIVAL: Duration = Duration::from_secs(40);

@@ -43,7 +43,7 @@ pub(super) fn check_config(
     config_path: Option<&Path>,
     connect: bool,
 ) -> Result<ExitCode> {
-    crate::templates::Templates::load(config.templates.as_deref())
+    crate::text::templates::Templates::load(config.templates.as_deref())
         .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
     let source = match config_path {
         Some(path) => path.display().to_string(),

@@ -14,7 +14,7 @@ use crate::config::{Config, Mailbox, plus_address};
 use crate::smtp::{self, Outgoing};
 use crate::store::outbox::{self as rows, MailJob};
 use crate::store::reports::REPORT_KIND;
-use crate::templates::Templates;
+use crate::text::templates::Templates;
 
 /// A mail ready to send, or why the row ends without one.
 pub enum Composed {

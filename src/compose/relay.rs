@@ -11,7 +11,7 @@ use crate::ingest::agent::relay::{self as decisions, ForwardFacts};
 use crate::smtp::Outgoing;
 use crate::store::outbox as rows;
 use crate::store::reference;
-use crate::templates;
+use crate::text::locale;
 
 impl Mail<'_> {
     fn tag(&self) -> String {
@@ -50,9 +50,9 @@ pub(super) fn forward(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
         priority: &facts.priority,
         due: facts
             .due_at
-            .map(|due| templates::local_date_time(at(due), tz, "en")),
+            .map(|due| locale::local_date_time(at(due), tz, "en")),
         customer,
-        received: templates::local_date_time(at(original.received_at), tz, "en"),
+        received: locale::local_date_time(at(original.received_at), tz, "en"),
         subject: &original.subject,
         text: &original.text,
         desk_address: &mailbox.address,

@@ -13,7 +13,8 @@ use crate::sla;
 use crate::smtp::Outgoing;
 use crate::store::outbox::{self as rows, MailJob, TicketFacts};
 use crate::store::reference;
-use crate::templates::{self, TemplateVars, Templates};
+use crate::text::locale;
+use crate::text::templates::{self, TemplateVars, Templates};
 
 /// How far back first responses count for the expected answer time.
 const HISTORY_SECS: i64 = 30 * 86_400;
@@ -90,14 +91,14 @@ impl Mail<'_> {
             tag: self.config.ticket_tag.format(reference(facts.id)),
             subject: facts.subject.clone(),
             customer: facts.customer.clone(),
-            received: templates::local_date_time(at(facts.created_at), tz, language),
-            expected_duration: templates::human_duration(estimate.duration, language),
-            expected_by: templates::expected_by(estimate.due, now, tz, language),
+            received: locale::local_date_time(at(facts.created_at), tz, language),
+            expected_duration: locale::human_duration(estimate.duration, language),
+            expected_by: locale::expected_by(estimate.due, now, tz, language),
             queue: facts.queue.clone(),
-            business_hours: templates::business_hours_text(&queue.calendar, language),
+            business_hours: locale::business_hours_text(&queue.calendar, language),
             due: facts
                 .due_at
-                .map(|due| templates::local_date_time(at(due), tz, language))
+                .map(|due| locale::local_date_time(at(due), tz, language))
                 .unwrap_or_default(),
             ticket_url: None,
         }

@@ -24,7 +24,7 @@ use crate::runtime::{Checkpoint, Shared};
 use crate::smtp::Mailer;
 use crate::sources::{imap, maildir};
 use crate::store::Store;
-use crate::templates::Templates;
+use crate::text::templates::Templates;
 use checkpoint::spawn_checkpointer;
 use systemd::{notify, spawn_watchdog};
 

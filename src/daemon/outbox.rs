@@ -14,7 +14,7 @@ use crate::runtime::Shared;
 use crate::smtp::{Mailer, SmtpError};
 use crate::store::outbox::{self as rows, MailJob};
 use crate::store::{self, StoreError};
-use crate::templates::Templates;
+use crate::text::templates::Templates;
 
 /// Rows claimed per round.
 const ROUND: usize = 256;

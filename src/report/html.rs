@@ -6,26 +6,17 @@
 //! Each chart is an `<svg class="chart" data-chart="NAME">` whose data marks (bars and bar
 //! segments) carry `class="mark"`, so a browser test can check that they really render.
 
+mod charts;
+
 use std::fmt::Write;
 
 use jiff::tz::TimeZone;
 
-use super::text::{clip, duration, local, percent};
-use super::{Bucket, Report};
-
-const MET: &str = "#2e7d32";
-const MISSED: &str = "#c62828";
-const RESPONSE: &str = "#1565c0";
-const CATEGORY: &str = "#6a1b9a";
-const TERM: &str = "#00838f";
-/// Backlog age buckets, from fresh to old.
-const AGES: [&str; 5] = ["#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"];
-
-const CHART_WIDTH: f64 = 640.0;
-const LABEL_WIDTH: f64 = 170.0;
-const BAR_WIDTH: f64 = 340.0;
-const ROW: f64 = 28.0;
-const BAR: f64 = 18.0;
+use super::Report;
+use super::text::{duration, local, percent};
+use charts::{
+    CATEGORY, MISSED, RESPONSE, TERM, backlog_chart, bar_chart, column_chart, target_chart,
+};
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',sans-serif;margin:2rem auto;max-width:58rem;padding:0 1rem;color:#1a1a1a;background:#fff}
@@ -51,6 +42,25 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
 }
 
 fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
+    write_head(out, report, tz)?;
+    write_kpis(out, report)?;
+    write_target(out, report)?;
+    write_first_response(out, report)?;
+    write_breaches_per_day(out, report)?;
+    write_backlog(out, report)?;
+    write_topics(out, report)?;
+    write_breaches(out, report, tz)?;
+    writeln!(
+        out,
+        "<footer>Made by postdesk at {} ({}).</footer>",
+        esc(&local(report.generated_at, tz)),
+        esc(&report.timezone)
+    )?;
+    writeln!(out, "</body></html>")
+}
+
+/// The document head (policy, style, title) and the page header naming the window.
+fn write_head(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
     let scope = report
         .queue
         .as_deref()
@@ -75,8 +85,11 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
     writeln!(out, "<title>postdesk report: {}</title>", esc(&window))?;
     writeln!(out, "<style>{STYLE}</style></head><body>")?;
     writeln!(out, "<header><h1>Is the one-day promise kept?</h1>")?;
-    writeln!(out, "<p class=\"window\">{}</p></header>", esc(&window))?;
+    writeln!(out, "<p class=\"window\">{}</p></header>", esc(&window))
+}
 
+/// The key figures, one box each.
+fn write_kpis(out: &mut String, report: &Report) -> std::fmt::Result {
     let target = &report.target;
     let response = &report.first_response;
     let backlog: u64 = report.backlog.iter().map(|q| q.total).sum();
@@ -109,8 +122,12 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
             esc(&label)
         )?;
     }
-    writeln!(out, "</section>")?;
+    writeln!(out, "</section>")
+}
 
+/// The share of waiting periods answered by their deadline, per queue.
+fn write_target(out: &mut String, report: &Report) -> std::fmt::Result {
+    let target = &report.target;
     writeln!(out, "<section><h2>Answered within target</h2>")?;
     target_chart(out, report)?;
     writeln!(
@@ -119,8 +136,12 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
         target.met,
         target.met + target.missed,
         target.open_not_due
-    )?;
+    )
+}
 
+/// The wall-clock histogram of first responses, and the business-time quantiles.
+fn write_first_response(out: &mut String, report: &Report) -> std::fmt::Result {
+    let response = &report.first_response;
     writeln!(out, "<section><h2>First response</h2>")?;
     let business = format!(
         "{} ticket(s) first answered; in business time p50 {}, p90 {}.",
@@ -145,8 +166,11 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
             .collect::<Vec<_>>(),
         RESPONSE,
     )?;
-    writeln!(out, "<p class=\"note\">{}</p></section>", esc(&business))?;
+    writeln!(out, "<p class=\"note\">{}</p></section>", esc(&business))
+}
 
+/// Missed deadlines per local day, labelled by month and day.
+fn write_breaches_per_day(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(out, "<section><h2>Breaches per day</h2>")?;
     column_chart(
         out,
@@ -159,15 +183,21 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
             .collect::<Vec<_>>(),
         MISSED,
     )?;
-    writeln!(out, "</section>")?;
+    writeln!(out, "</section>")
+}
 
+/// The tickets awaiting an agent now, per queue by age.
+fn write_backlog(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(
         out,
         "<section><h2>Backlog: awaiting an agent now, by time waited</h2>"
     )?;
     backlog_chart(out, report)?;
-    writeln!(out, "</section>")?;
+    writeln!(out, "</section>")
+}
 
+/// The categories and subject terms of the tickets opened.
+fn write_topics(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(out, "<section><h2>Hot topics</h2>")?;
     let categories: Vec<(String, u64)> = report
         .topics
@@ -194,8 +224,11 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
         .map(|t| (t.term.clone(), t.count))
         .collect();
     bar_chart(out, "terms", "Most frequent subject terms", &terms, TERM)?;
-    writeln!(out, "</section>")?;
+    writeln!(out, "</section>")
+}
 
+/// The missed deadlines as a table, one row each.
+fn write_breaches(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
     writeln!(out, "<section><h2>Breaches</h2>")?;
     if report.breaches.is_empty() {
         writeln!(out, "<p class=\"note\">No deadline was missed.</p>")?;
@@ -223,14 +256,7 @@ fn write_page(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Res
         }
         writeln!(out, "</tbody></table>")?;
     }
-    writeln!(out, "</section>")?;
-    writeln!(
-        out,
-        "<footer>Made by postdesk at {} ({}).</footer>",
-        esc(&local(report.generated_at, tz)),
-        esc(&report.timezone)
-    )?;
-    writeln!(out, "</body></html>")
+    writeln!(out, "</section>")
 }
 
 /// HTML-escaped, control characters shown as `?`: safe as element text and as a quoted
@@ -241,265 +267,6 @@ pub fn esc(text: &str) -> String {
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
     handlebars::html_escape(&printable)
-}
-
-fn svg_open(out: &mut String, chart: &str, label: &str, height: f64) -> std::fmt::Result {
-    writeln!(
-        out,
-        "<svg class=\"chart\" data-chart=\"{chart}\" role=\"img\" aria-label=\"{label}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_WIDTH}\" height=\"{height}\" viewBox=\"0 0 {CHART_WIDTH} {height}\"><title>{label}</title>",
-        label = esc(label)
-    )
-}
-
-fn mark(
-    out: &mut String,
-    (x, y, width, height): (f64, f64, f64, f64),
-    fill: &str,
-    title: &str,
-) -> std::fmt::Result {
-    writeln!(
-        out,
-        "<rect class=\"mark\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{height:.1}\" fill=\"{fill}\"><title>{}</title></rect>",
-        esc(title)
-    )
-}
-
-fn label(out: &mut String, x: f64, y: f64, anchor: &str, text: &str) -> std::fmt::Result {
-    writeln!(
-        out,
-        "<text x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\">{}</text>",
-        esc(text)
-    )
-}
-
-/// Met (green) and missed (red) per queue, and for all of them.
-fn target_chart(out: &mut String, report: &Report) -> std::fmt::Result {
-    let target = &report.target;
-    let mut rows = vec![(
-        report
-            .queue
-            .clone()
-            .unwrap_or_else(|| "all queues".to_string()),
-        target.met,
-        target.missed,
-    )];
-    if report.queue.is_none() {
-        rows.extend(
-            target
-                .by_queue
-                .iter()
-                .map(|q| (q.queue.clone(), q.met, q.missed)),
-        );
-    }
-    let height = 10.0 + ROW * rows.len() as f64;
-    svg_open(
-        out,
-        "target",
-        "Waiting periods answered within target",
-        height,
-    )?;
-    for (i, (name, met, missed)) in rows.iter().enumerate() {
-        let y = 10.0 + ROW * i as f64;
-        label(out, LABEL_WIDTH - 8.0, y + 13.0, "end", &clip(name, 24))?;
-        let total = met + missed;
-        if total == 0 {
-            writeln!(
-                out,
-                "<rect x=\"{LABEL_WIDTH}\" y=\"{y:.1}\" width=\"{BAR_WIDTH}\" height=\"{BAR}\" fill=\"none\" stroke=\"#bbb\"/>"
-            )?;
-            label(
-                out,
-                LABEL_WIDTH + BAR_WIDTH + 8.0,
-                y + 13.0,
-                "start",
-                "none settled",
-            )?;
-            continue;
-        }
-        let met_width = BAR_WIDTH * *met as f64 / total as f64;
-        if *met > 0 {
-            mark(
-                out,
-                (LABEL_WIDTH, y, met_width, BAR),
-                MET,
-                &format!("{name}: {met} answered within target"),
-            )?;
-        }
-        if *missed > 0 {
-            mark(
-                out,
-                (LABEL_WIDTH + met_width, y, BAR_WIDTH - met_width, BAR),
-                MISSED,
-                &format!("{name}: {missed} missed"),
-            )?;
-        }
-        label(
-            out,
-            LABEL_WIDTH + BAR_WIDTH + 8.0,
-            y + 13.0,
-            "start",
-            &format!(
-                "{} ({met} of {total})",
-                percent(Some(*met as f64 / total as f64))
-            ),
-        )?;
-    }
-    writeln!(out, "</svg>")
-}
-
-/// Vertical bars with their count above and their label below.
-fn column_chart(
-    out: &mut String,
-    chart: &str,
-    title: &str,
-    columns: &[(String, u64)],
-    fill: &str,
-) -> std::fmt::Result {
-    let (left, top, plot_width, plot_height) = (30.0, 20.0, CHART_WIDTH - 40.0, 150.0);
-    let height = top + plot_height + 30.0;
-    svg_open(out, chart, title, height)?;
-    let baseline = top + plot_height;
-    writeln!(
-        out,
-        "<line x1=\"{left}\" y1=\"{baseline}\" x2=\"{}\" y2=\"{baseline}\" stroke=\"#999\"/>",
-        left + plot_width
-    )?;
-    let max = columns.iter().map(|c| c.1).max().unwrap_or(0);
-    if columns.is_empty() || max == 0 {
-        label(
-            out,
-            left + plot_width / 2.0,
-            top + plot_height / 2.0,
-            "middle",
-            "none in this period",
-        )?;
-    }
-    let slot = plot_width / columns.len().max(1) as f64;
-    // Every label when they fit, else about ten of them.
-    let label_every = columns.len().div_ceil(12).max(1);
-    for (i, (name, count)) in columns.iter().enumerate() {
-        let x = left + slot * i as f64;
-        let center = x + slot / 2.0;
-        if *count > 0 {
-            let bar_height = plot_height * *count as f64 / max as f64;
-            mark(
-                out,
-                (
-                    x + slot * 0.15,
-                    baseline - bar_height,
-                    (slot * 0.7).max(1.0),
-                    bar_height,
-                ),
-                fill,
-                &format!("{name}: {count}"),
-            )?;
-            if columns.len() <= 31 {
-                label(
-                    out,
-                    center,
-                    baseline - bar_height - 4.0,
-                    "middle",
-                    &count.to_string(),
-                )?;
-            }
-        }
-        if i % label_every == 0 {
-            label(out, center, baseline + 16.0, "middle", name)?;
-        }
-    }
-    writeln!(out, "</svg>")
-}
-
-/// Horizontal bars, largest first, each with its label and count.
-fn bar_chart(
-    out: &mut String,
-    chart: &str,
-    title: &str,
-    rows: &[(String, u64)],
-    fill: &str,
-) -> std::fmt::Result {
-    let height = 34.0 + ROW * rows.len().max(1) as f64;
-    svg_open(out, chart, title, height)?;
-    label(out, 0.0, 16.0, "start", title)?;
-    if rows.is_empty() {
-        label(out, LABEL_WIDTH, 42.0, "start", "none in this period")?;
-    }
-    let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
-    for (i, (name, count)) in rows.iter().enumerate() {
-        let y = 28.0 + ROW * i as f64;
-        label(out, LABEL_WIDTH - 8.0, y + 13.0, "end", &clip(name, 26))?;
-        let width = BAR_WIDTH * *count as f64 / max as f64;
-        if *count > 0 {
-            mark(
-                out,
-                (LABEL_WIDTH, y, width, BAR),
-                fill,
-                &format!("{name}: {count}"),
-            )?;
-        }
-        label(
-            out,
-            LABEL_WIDTH + width + 6.0,
-            y + 13.0,
-            "start",
-            &count.to_string(),
-        )?;
-    }
-    writeln!(out, "</svg>")
-}
-
-/// One stacked bar per queue: its waiting tickets by age, with a legend.
-fn backlog_chart(out: &mut String, report: &Report) -> std::fmt::Result {
-    let rows = &report.backlog;
-    let height = 40.0 + ROW * rows.len().max(1) as f64;
-    svg_open(
-        out,
-        "backlog",
-        "Tickets awaiting an agent by time waited",
-        height,
-    )?;
-    let legend: &[Bucket] = rows.first().map(|q| q.ages.as_slice()).unwrap_or(&[]);
-    for (i, bucket) in legend.iter().enumerate() {
-        let x = LABEL_WIDTH + 80.0 * i as f64;
-        writeln!(
-            out,
-            "<rect x=\"{x}\" y=\"6\" width=\"12\" height=\"12\" fill=\"{}\"/>",
-            AGES.get(i).copied().unwrap_or(MISSED)
-        )?;
-        label(out, x + 16.0, 16.0, "start", bucket.label)?;
-    }
-    let max = rows.iter().map(|q| q.total).max().unwrap_or(0).max(1);
-    if rows.iter().all(|q| q.total == 0) {
-        label(out, LABEL_WIDTH, 50.0, "start", "nobody is waiting")?;
-    }
-    for (i, queue) in rows.iter().enumerate() {
-        let y = 34.0 + ROW * i as f64;
-        label(
-            out,
-            LABEL_WIDTH - 8.0,
-            y + 13.0,
-            "end",
-            &clip(&queue.queue, 24),
-        )?;
-        let mut x = LABEL_WIDTH;
-        for (j, bucket) in queue.ages.iter().enumerate() {
-            if bucket.count == 0 {
-                continue;
-            }
-            let width = BAR_WIDTH * bucket.count as f64 / max as f64;
-            mark(
-                out,
-                (x, y, width, BAR),
-                AGES.get(j).copied().unwrap_or(MISSED),
-                &format!("{}: {} waiting {}", queue.queue, bucket.count, bucket.label),
-            )?;
-            x += width;
-        }
-        if queue.total > 0 {
-            label(out, x + 6.0, y + 13.0, "start", &queue.total.to_string())?;
-        }
-    }
-    writeln!(out, "</svg>")
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@ use serde::{Serialize, Serializer};
 
 use crate::config::{Config, Queue};
 use crate::sla;
-use crate::store::{self, reports};
-use periods::Outcome;
+use crate::store;
+use crate::store::reports::{self, TicketHistory};
+use periods::{Outcome, Period};
 
 /// How many categories and subject terms the topics list keeps.
 pub const TOP_TOPICS: usize = 20;
@@ -207,137 +208,10 @@ pub fn compute(
         now,
         queue,
     } = *params;
-    let queue_of = |name: &str| -> &Queue { config.queue(name).unwrap_or(&config.queues[0]) };
-    let mut queue_names: Vec<String> = config
-        .queues
-        .iter()
-        .map(|q| q.name.clone())
-        .filter(|name| queue.is_none_or(|only| only == name))
-        .collect();
-    if let Some(only) = queue
-        && !queue_names.iter().any(|n| n == only)
-    {
-        queue_names.push(only.to_string());
-    }
-
-    let mut by_queue: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let (mut met, mut missed, mut open_not_due) = (0u64, 0u64, 0u64);
-    let mut breaches = Vec::new();
-    for history in reports::ticket_histories(conn, since, until, queue)? {
-        let policy = queue_of(&history.queue);
-        let deadline = |start: i64| -> i64 {
-            Timestamp::from_second(start)
-                .map(|t| sla::add(&policy.calendar, t, policy.policy.response_target).as_second())
-                .unwrap_or(start)
-        };
-        for period in periods::periods_of(&history, deadline) {
-            let outcome = period.outcome(until);
-            if outcome == Outcome::OpenNotDue {
-                open_not_due += 1;
-                continue;
-            }
-            let decided = period.decided_at();
-            if decided < since || decided >= until {
-                continue;
-            }
-            let counts = by_queue.entry(history.queue.clone()).or_default();
-            if outcome == Outcome::Met {
-                met += 1;
-                counts.0 += 1;
-            } else {
-                missed += 1;
-                counts.1 += 1;
-                let settled = period.answered.unwrap_or(until);
-                breaches.push(Breach {
-                    reference: store::reference(history.id),
-                    queue: history.queue.clone(),
-                    subject: history.subject.clone(),
-                    customer: history.customer.clone(),
-                    waiting_since: period.start,
-                    due_at: period.due,
-                    answered_at: period.answered,
-                    late_seconds: u64::try_from(settled - period.due).unwrap_or(0),
-                });
-            }
-        }
-    }
-    breaches.sort_by_key(|b| (b.due_at, b.reference));
-    for name in by_queue.keys() {
-        if !queue_names.contains(name) {
-            queue_names.push(name.clone());
-        }
-    }
-    let target = TargetShare {
-        met,
-        missed,
-        share_met: share(met, missed),
-        open_not_due,
-        by_queue: queue_names
-            .iter()
-            .map(|name| {
-                let (met, missed) = by_queue.get(name).copied().unwrap_or_default();
-                QueueShare {
-                    queue: name.clone(),
-                    met,
-                    missed,
-                    share_met: share(met, missed),
-                }
-            })
-            .collect(),
-    };
-
-    let mut wall = Vec::new();
-    let mut business = Vec::new();
-    for (name, created, answered) in reports::first_responses(conn, since, until, queue)? {
-        let (Ok(start), Ok(end)) = (
-            Timestamp::from_second(created),
-            Timestamp::from_second(answered),
-        ) else {
-            continue;
-        };
-        wall.push(sla::elapsed(&queue_of(&name).calendar, start, end, false));
-        business.push(sla::business_duration(
-            &queue_of(&name).calendar,
-            start,
-            end,
-        ));
-    }
-    let first_response = FirstResponse {
-        count: wall.len() as u64,
-        p50_seconds: quantile(&wall, 0.5),
-        p90_seconds: quantile(&wall, 0.9),
-        business_p50_seconds: quantile(&business, 0.5),
-        business_p90_seconds: quantile(&business, 0.9),
-        histogram: bucketed(
-            &RESPONSE_BUCKETS,
-            wall.iter()
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        ),
-    };
-
-    let waiting = reports::waiting_tickets(conn, queue)?;
-    for (name, _) in &waiting {
-        if !queue_names.contains(name) {
-            queue_names.push(name.clone());
-        }
-    }
-    let backlog = queue_names
-        .iter()
-        .map(|name| {
-            let ages = bucketed(
-                &AGE_BUCKETS,
-                waiting
-                    .iter()
-                    .filter(|(q, _)| q == name)
-                    .map(|(_, since)| (now - since).max(0)),
-            );
-            QueueBacklog {
-                queue: name.clone(),
-                total: ages.iter().map(|b| b.count).sum(),
-                ages,
-            }
-        })
-        .collect();
+    let mut queue_names = wanted_queues(config, queue);
+    let (target, breaches) = settled_periods(conn, config, params, &mut queue_names)?;
+    let first_response = first_responses(conn, config, params)?;
+    let backlog = backlog(conn, params, &mut queue_names)?;
 
     let opened = reports::opened_tickets(conn, since, until, queue)?;
     let topics = topics::topics(
@@ -364,6 +238,183 @@ pub fn compute(
         backlog,
         topics,
     })
+}
+
+/// The queue a ticket is counted under: its own, or the first configured one when its queue
+/// is no longer in the configuration.
+fn queue_of<'c>(config: &'c Config, name: &str) -> &'c Queue {
+    config.queue(name).unwrap_or(&config.queues[0])
+}
+
+/// The queues listed: the configured ones (only `queue` when one is asked for, even when it
+/// is no longer configured). Queues found in the data are appended as they are met.
+fn wanted_queues(config: &Config, queue: Option<&str>) -> Vec<String> {
+    let mut queue_names: Vec<String> = config
+        .queues
+        .iter()
+        .map(|q| q.name.clone())
+        .filter(|name| queue.is_none_or(|only| only == name))
+        .collect();
+    if let Some(only) = queue
+        && !queue_names.iter().any(|n| n == only)
+    {
+        queue_names.push(only.to_string());
+    }
+    queue_names
+}
+
+/// Appends the names not listed yet, in their order.
+fn add_queues<'n>(queue_names: &mut Vec<String>, names: impl Iterator<Item = &'n String>) {
+    for name in names {
+        if !queue_names.contains(name) {
+            queue_names.push(name.clone());
+        }
+    }
+}
+
+/// The waiting periods settled in the window: met and missed, overall and per queue, and the
+/// missed ones as breaches by deadline.
+fn settled_periods(
+    conn: &Connection,
+    config: &Config,
+    params: &Params<'_>,
+    queue_names: &mut Vec<String>,
+) -> rusqlite::Result<(TargetShare, Vec<Breach>)> {
+    let Params {
+        since,
+        until,
+        queue,
+        ..
+    } = *params;
+    let mut by_queue: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (mut met, mut missed, mut open_not_due) = (0u64, 0u64, 0u64);
+    let mut breaches = Vec::new();
+    for history in reports::ticket_histories(conn, since, until, queue)? {
+        let policy = queue_of(config, &history.queue);
+        let deadline = |start: i64| -> i64 {
+            Timestamp::from_second(start)
+                .map(|t| sla::add(&policy.calendar, t, policy.policy.response_target).as_second())
+                .unwrap_or(start)
+        };
+        for period in periods::periods_of(&history, deadline) {
+            let outcome = period.outcome(until);
+            if outcome == Outcome::OpenNotDue {
+                open_not_due += 1;
+                continue;
+            }
+            let decided = period.decided_at();
+            if decided < since || decided >= until {
+                continue;
+            }
+            let counts = by_queue.entry(history.queue.clone()).or_default();
+            if outcome == Outcome::Met {
+                met += 1;
+                counts.0 += 1;
+            } else {
+                missed += 1;
+                counts.1 += 1;
+                breaches.push(breach(&history, &period, until));
+            }
+        }
+    }
+    breaches.sort_by_key(|b| (b.due_at, b.reference));
+    add_queues(queue_names, by_queue.keys());
+    let target = TargetShare {
+        met,
+        missed,
+        share_met: share(met, missed),
+        open_not_due,
+        by_queue: queue_names
+            .iter()
+            .map(|name| {
+                let (met, missed) = by_queue.get(name).copied().unwrap_or_default();
+                QueueShare {
+                    queue: name.clone(),
+                    met,
+                    missed,
+                    share_met: share(met, missed),
+                }
+            })
+            .collect(),
+    };
+    Ok((target, breaches))
+}
+
+/// A missed period; one still open counts as late up to `until`.
+fn breach(history: &TicketHistory, period: &Period, until: i64) -> Breach {
+    let settled = period.answered.unwrap_or(until);
+    Breach {
+        reference: store::reference(history.id),
+        queue: history.queue.clone(),
+        subject: history.subject.clone(),
+        customer: history.customer.clone(),
+        waiting_since: period.start,
+        due_at: period.due,
+        answered_at: period.answered,
+        late_seconds: u64::try_from(settled - period.due).unwrap_or(0),
+    }
+}
+
+/// First-response times of the tickets first answered in the window, wall-clock and business.
+fn first_responses(
+    conn: &Connection,
+    config: &Config,
+    params: &Params<'_>,
+) -> rusqlite::Result<FirstResponse> {
+    let mut wall = Vec::new();
+    let mut business = Vec::new();
+    for (name, created, answered) in
+        reports::first_responses(conn, params.since, params.until, params.queue)?
+    {
+        let (Ok(start), Ok(end)) = (
+            Timestamp::from_second(created),
+            Timestamp::from_second(answered),
+        ) else {
+            continue;
+        };
+        let calendar = &queue_of(config, &name).calendar;
+        wall.push(sla::elapsed(calendar, start, end, false));
+        business.push(sla::business_duration(calendar, start, end));
+    }
+    Ok(FirstResponse {
+        count: wall.len() as u64,
+        p50_seconds: quantile(&wall, 0.5),
+        p90_seconds: quantile(&wall, 0.9),
+        business_p50_seconds: quantile(&business, 0.5),
+        business_p90_seconds: quantile(&business, 0.9),
+        histogram: bucketed(
+            &RESPONSE_BUCKETS,
+            wall.iter()
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        ),
+    })
+}
+
+/// Tickets awaiting an agent at `now`, per queue, by how long they have waited.
+fn backlog(
+    conn: &Connection,
+    params: &Params<'_>,
+    queue_names: &mut Vec<String>,
+) -> rusqlite::Result<Vec<QueueBacklog>> {
+    let waiting = reports::waiting_tickets(conn, params.queue)?;
+    add_queues(queue_names, waiting.iter().map(|(name, _)| name));
+    Ok(queue_names
+        .iter()
+        .map(|name| {
+            let ages = bucketed(
+                &AGE_BUCKETS,
+                waiting
+                    .iter()
+                    .filter(|(q, _)| q == name)
+                    .map(|(_, since)| (params.now - since).max(0)),
+            );
+            QueueBacklog {
+                queue: name.clone(),
+                total: ages.iter().map(|b| b.count).sum(),
+                ages,
+            }
+        })
+        .collect())
 }
 
 fn share(met: u64, missed: u64) -> Option<f64> {

@@ -19,6 +19,15 @@ pub fn render(report: &Report, tz: &TimeZone) -> String {
 }
 
 fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
+    write_heading(out, report, tz)?;
+    write_summary(out, report)?;
+    write_breaches(out, report, tz)?;
+    write_backlog(out, report)?;
+    write_topics(out, report)
+}
+
+/// The window, its time zone and the queue, then a blank line.
+fn write_heading(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
     writeln!(
         out,
         "postdesk report: {} to {} ({}), {}",
@@ -31,8 +40,12 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
             .map(|q| format!("queue {}", printable(q)))
             .unwrap_or_else(|| "all queues".into())
     )?;
-    writeln!(out)?;
+    writeln!(out)
+}
 
+/// The share met (overall and per queue), first-response times, tickets opened and
+/// acknowledgements sent.
+fn write_summary(out: &mut String, report: &Report) -> std::fmt::Result {
     let target = &report.target;
     writeln!(
         out,
@@ -77,8 +90,11 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
         out,
         "{:<26}{}",
         "Acknowledgements sent", report.acknowledgements_sent
-    )?;
+    )
+}
 
+/// The missed deadlines, one line each, and their count per day.
+fn write_breaches(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(out, "Breaches: {}", report.breaches.len())?;
     if !report.breaches.is_empty() {
@@ -111,7 +127,11 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
             .collect();
         writeln!(out, "  per day: {}", days.join(", "))?;
     }
+    Ok(())
+}
 
+/// The tickets awaiting an agent, a row per queue and a column per age bucket.
+fn write_backlog(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(
         out,
@@ -129,7 +149,11 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
         }
         writeln!(out, "{:>7}", queue.total)?;
     }
+    Ok(())
+}
 
+/// The top categories and subject terms of the tickets opened.
+fn write_topics(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(out, "Top categories (tickets opened)")?;
     if report.topics.categories.is_empty() {

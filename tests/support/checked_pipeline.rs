@@ -38,7 +38,7 @@ use postdesk::store::outbox::due_mail;
 use postdesk::store::views::{self, TicketDetail};
 use postdesk::store::{self, Store};
 use postdesk::store::{Filed, Incoming, Ingester, Summary};
-use postdesk::templates::Templates;
+use postdesk::text::templates::Templates;
 
 /// The headers postdesk writes on outgoing mail; anything else in a header block was
 /// injected.
