@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::classify;
+use super::address;
 use super::decision::{Ack, Lookup, Origin};
 use super::parse::{self, Parsed};
 use crate::config::{Config, Queue};
@@ -25,7 +25,7 @@ pub(crate) fn plan<L: Lookup>(
     let Some(to) = parsed.from.clone() else {
         return Ok(Err("no sender address".into()));
     };
-    if classify::looks_unattended(&to) {
+    if address::looks_unattended(&to) {
         return Ok(Err(format!("{to} looks like an unattended address")));
     }
     if parsed

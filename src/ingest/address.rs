@@ -5,6 +5,10 @@
 //! where mail-parser's address does not look like one, [`mailboxes`] reads the raw header
 //! value itself: quoted strings, comments, angle addresses, groups and obsolete routes.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 /// One mailbox of an address list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mailbox {
@@ -224,6 +228,15 @@ fn is_dot_atom(text: &str) -> bool {
             .all(|atom| !atom.is_empty() && atom.chars().all(atext))
 }
 
+/// Senders that must never get an acknowledgement, whatever their headers say.
+pub fn looks_unattended(address: &str) -> bool {
+    static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer-daemon|postmaster|bounces?|notifications?|daemon|root|listserv|majordomo)([-+.].*)?@|noreply")
+            .expect("unattended-sender pattern is valid")
+    });
+    PATTERN.is_match(address)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +326,15 @@ mod tests {
         ] {
             assert!(!looks_broken(fine), "{fine}");
         }
+    }
+
+    #[test]
+    fn unattended_senders() {
+        assert!(looks_unattended("noreply@shop.example"));
+        assert!(looks_unattended("no-reply@shop.example"));
+        assert!(looks_unattended("do_not_reply@bank.example"));
+        assert!(looks_unattended("bounces+123@list.example"));
+        assert!(!looks_unattended("alice@customer.example"));
+        assert!(!looks_unattended("norbert@customer.example"));
     }
 }

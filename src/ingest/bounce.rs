@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::classify::looks_unattended;
+use super::address::looks_unattended;
 use super::parse::Parsed;
 
 /// How far into the body the evidence is looked for: diagnostics come first in every

@@ -126,15 +126,6 @@ pub fn classify(parsed: &Parsed, config: &Config) -> Author {
     Author::Customer
 }
 
-/// Senders that must never get an acknowledgement, whatever their headers say.
-pub fn looks_unattended(address: &str) -> bool {
-    static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer-daemon|postmaster|bounces?|notifications?|daemon|root|listserv|majordomo)([-+.].*)?@|noreply")
-            .expect("unattended-sender pattern is valid")
-    });
-    PATTERN.is_match(address)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,15 +214,5 @@ mod tests {
             auto_kind("From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered Mail"),
             Some(AutoKind::Bounce)
         );
-    }
-
-    #[test]
-    fn unattended_senders() {
-        assert!(looks_unattended("noreply@shop.example"));
-        assert!(looks_unattended("no-reply@shop.example"));
-        assert!(looks_unattended("do_not_reply@bank.example"));
-        assert!(looks_unattended("bounces+123@list.example"));
-        assert!(!looks_unattended("alice@customer.example"));
-        assert!(!looks_unattended("norbert@customer.example"));
     }
 }
