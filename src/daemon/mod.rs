@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sd_notify::NotifyState;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -58,9 +58,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     let (checkpoint, checkpointer) = spawn_checkpointer(&config.database)?;
     store.leave_checkpoints_to_checkpointer()?;
     let mut shared = Shared::new(config, store, Arc::new(SystemClock), checkpoint);
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut signals = Signals::listen()?;
     notify(&[NotifyState::Ready]);
     let watchdog = spawn_watchdog();
     loop {
@@ -73,24 +71,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
         );
         tracing::info!("{status}");
         notify(&[NotifyState::Status(&status)]);
-        let reload = loop {
-            tokio::select! {
-                _ = terminate.recv() => break None,
-                _ = interrupt.recv() => break None,
-                _ = hangup.recv() => match source.reload() {
-                    Ok(reloaded) => break Some(reloaded),
-                    Err(error) => {
-                        tracing::error!("config not reloaded, the running one stays in force: {error:#}");
-                        notify(&[NotifyState::Status("config reload refused; see the log")]);
-                    }
-                },
-                Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(error) = finished {
-                        tracing::error!("a mailbox task ended unexpectedly: {error}");
-                    }
-                }
-            }
-        };
+        let reload = wait_for_signal(&mut signals, &mut tasks, &source).await;
         if reload.is_some() {
             notify(&[NotifyState::Reloading]);
         } else {
@@ -132,6 +113,50 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
         checkpointer.join().ok();
     }
     Ok(())
+}
+
+/// The signals the daemon acts on.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            hangup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+        })
+    }
+}
+
+/// Runs until SIGTERM or SIGINT (None) or a SIGHUP with a config that loads (Some); a
+/// config that does not load is refused and the running one stays.
+async fn wait_for_signal(
+    signals: &mut Signals,
+    tasks: &mut JoinSet<()>,
+    source: &ConfigSource,
+) -> Option<(Config, Templates)> {
+    loop {
+        tokio::select! {
+            _ = signals.terminate.recv() => break None,
+            _ = signals.interrupt.recv() => break None,
+            _ = signals.hangup.recv() => match source.reload() {
+                Ok(reloaded) => break Some(reloaded),
+                Err(error) => {
+                    tracing::error!("config not reloaded, the running one stays in force: {error:#}");
+                    notify(&[NotifyState::Status("config reload refused; see the log")]);
+                }
+            },
+            Some(finished) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(error) = finished {
+                    tracing::error!("a mailbox task ended unexpectedly: {error}");
+                }
+            }
+        }
+    }
 }
 
 fn spawn_mailboxes(

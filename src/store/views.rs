@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{reference, ticket_of_reference};
+use crate::ingest::TicketId;
 
 /// Unix seconds → RFC 3339 in UTC.
 pub use crate::text::time::rfc3339;
@@ -194,55 +195,7 @@ pub fn ticket_detail(conn: &Connection, reference: i64) -> rusqlite::Result<Opti
         .prepare("SELECT address FROM participants WHERE ticket_id = ?1 ORDER BY address")?
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut attachments = conn.prepare(
-        "SELECT name, content_type, size FROM attachments WHERE message_id = ?1 ORDER BY rowid",
-    )?;
-    let messages = conn
-        .prepare(
-            "SELECT id, message_id, kind, from_addr, from_name, to_addrs, cc_addrs, subject, date,
-                received_at, language, text, threaded_by, parse_error, source, size
-             FROM messages WHERE ticket_id = ?1 ORDER BY received_at, id",
-        )?
-        .query_map([id], |r| {
-            let row_id: i64 = r.get("id")?;
-            let to: String = r.get("to_addrs")?;
-            let cc: String = r.get("cc_addrs")?;
-            Ok((
-                row_id,
-                MessageView {
-                    message_id: r.get("message_id")?,
-                    kind: r.get("kind")?,
-                    from: r.get("from_addr")?,
-                    from_name: r.get("from_name")?,
-                    to: serde_json::from_str(&to).unwrap_or_default(),
-                    cc: serde_json::from_str(&cc).unwrap_or_default(),
-                    subject: r.get("subject")?,
-                    date: time(r, "date")?,
-                    received_at: time(r, "received_at")?,
-                    language: r.get("language")?,
-                    text: r.get("text")?,
-                    threaded_by: r.get("threaded_by")?,
-                    parse_error: r.get("parse_error")?,
-                    source: r.get("source")?,
-                    size: r.get("size")?,
-                    attachments: Vec::new(),
-                },
-            ))
-        })?
-        .map(|row| {
-            let (row_id, mut message) = row?;
-            message.attachments = attachments
-                .query_map([row_id], |r| {
-                    Ok(AttachmentView {
-                        name: r.get(0)?,
-                        content_type: r.get(1)?,
-                        size: r.get(2)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(message)
-        })
-        .collect::<rusqlite::Result<_>>()?;
+    let messages = messages_of(conn, id)?;
     let events = conn
         .prepare("SELECT at, type, detail FROM events WHERE ticket_id = ?1 ORDER BY id")?
         .query_map([id], |r| {
@@ -259,6 +212,58 @@ pub fn ticket_detail(conn: &Connection, reference: i64) -> rusqlite::Result<Opti
         messages,
         events,
     }))
+}
+
+/// A ticket's messages in arrival order, each with its attachments.
+fn messages_of(conn: &Connection, id: TicketId) -> rusqlite::Result<Vec<MessageView>> {
+    let mut attachments = conn.prepare(
+        "SELECT name, content_type, size FROM attachments WHERE message_id = ?1 ORDER BY rowid",
+    )?;
+    conn.prepare(
+        "SELECT id, message_id, kind, from_addr, from_name, to_addrs, cc_addrs, subject, date,
+                received_at, language, text, threaded_by, parse_error, source, size
+             FROM messages WHERE ticket_id = ?1 ORDER BY received_at, id",
+    )?
+    .query_map([id], |r| {
+        let row_id: i64 = r.get("id")?;
+        let to: String = r.get("to_addrs")?;
+        let cc: String = r.get("cc_addrs")?;
+        Ok((
+            row_id,
+            MessageView {
+                message_id: r.get("message_id")?,
+                kind: r.get("kind")?,
+                from: r.get("from_addr")?,
+                from_name: r.get("from_name")?,
+                to: serde_json::from_str(&to).unwrap_or_default(),
+                cc: serde_json::from_str(&cc).unwrap_or_default(),
+                subject: r.get("subject")?,
+                date: time(r, "date")?,
+                received_at: time(r, "received_at")?,
+                language: r.get("language")?,
+                text: r.get("text")?,
+                threaded_by: r.get("threaded_by")?,
+                parse_error: r.get("parse_error")?,
+                source: r.get("source")?,
+                size: r.get("size")?,
+                attachments: Vec::new(),
+            },
+        ))
+    })?
+    .map(|row| {
+        let (row_id, mut message) = row?;
+        message.attachments = attachments
+            .query_map([row_id], |r| {
+                Ok(AttachmentView {
+                    name: r.get(0)?,
+                    content_type: r.get(1)?,
+                    size: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(message)
+    })
+    .collect()
 }
 
 /// What a phone agent needs: has this person written, and what happened since.
