@@ -77,23 +77,8 @@ pub fn find_ticket<L: Lookup>(
         }
     }
     let mut stranger = None;
-    // The customer's reply address is a secret, but one the customer may pass on with a
-    // quote: it threads only the people of the ticket (and the team, whose mail
-    // relay::recognise then weighs).
-    for recipient in parsed.recipients() {
-        if let Some(token) = reply_token(recipient)
-            && let Some(ticket) = lookup.ticket_by_token(token)?
-        {
-            let member = match sender {
-                Some(s) => staff || lookup.is_participant(ticket, s)?,
-                None => false,
-            };
-            if member {
-                return Ok(Threading::Found(ticket, Via::ReplyToken));
-            }
-            stranger.get_or_insert((ticket, Via::ReplyToken));
-            break;
-        }
+    if let Some(found) = by_reply_token(parsed, sender, staff, lookup, &mut stranger)? {
+        return Ok(found);
     }
     // The last reference is the direct parent; walk back from it.
     let ids = (parsed.in_reply_to.iter().map(|id| (id, Via::InReplyTo))).chain(
@@ -127,6 +112,56 @@ pub fn find_ticket<L: Lookup>(
     if let Some((ticket, via)) = stranger {
         return Ok(Threading::Stranger(ticket, via));
     }
+    by_subject(
+        parsed,
+        normalized_subject,
+        sender,
+        staff,
+        config,
+        lookup,
+        window_start,
+    )
+}
+
+/// The customer's reply address is a secret, but one the customer may pass on with a
+/// quote: it threads only the people of the ticket (and the team, whose mail
+/// relay::recognise then weighs). The first token that names a ticket decides; a stranger's
+/// is noted in `stranger`.
+fn by_reply_token<L: Lookup>(
+    parsed: &Parsed,
+    sender: Option<&str>,
+    staff: bool,
+    lookup: &L,
+    stranger: &mut Option<(TicketId, Via)>,
+) -> Result<Option<Threading>, L::Error> {
+    for recipient in parsed.recipients() {
+        if let Some(token) = reply_token(recipient)
+            && let Some(ticket) = lookup.ticket_by_token(token)?
+        {
+            let member = match sender {
+                Some(s) => staff || lookup.is_participant(ticket, s)?,
+                None => false,
+            };
+            if member {
+                return Ok(Some(Threading::Found(ticket, Via::ReplyToken)));
+            }
+            stranger.get_or_insert((ticket, Via::ReplyToken));
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// The last resort: a recent ticket of this sender with the same subject.
+fn by_subject<L: Lookup>(
+    parsed: &Parsed,
+    normalized_subject: &str,
+    sender: &str,
+    staff: bool,
+    config: &Config,
+    lookup: &L,
+    window_start: i64,
+) -> Result<Threading, L::Error> {
     if normalized_subject.is_empty() {
         return Ok(Threading::None);
     }

@@ -56,41 +56,10 @@ pub struct Claim<'a> {
 pub fn recognise(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> AgentMail {
     let refused = |reason: String, ticket| AgentMail::Refused { reason, ticket };
     if let Some((ticket, Via::AgentToken)) = claim.found {
-        if let Some(state) = claim.state
-            && let Some(closed_at) = state.closed_at.filter(|_| state.status == Status::Closed)
-        {
-            let lifetime = config.ingest.agent_token_lifetime.as_secs() as i64;
-            if claim.now.saturating_sub(closed_at) > lifetime {
-                return refused(
-                    format!(
-                        "ticket {} was closed {}, and a closed ticket's agent address takes no commands after ingest.agent_token_lifetime ({} days); write to the customer directly",
-                        config.ticket_tag.format(reference(ticket)),
-                        crate::text::time::rfc3339(closed_at),
-                        lifetime / 86_400
-                    ),
-                    Some(ticket),
-                );
-            }
-        }
-        return AgentMail::ToDesk(ticket);
+        return by_agent_address(config, claim, ticket);
     }
-    let to_own = |token: fn(&str) -> Option<&str>| {
-        parsed
-            .recipients()
-            .any(|r| config.is_own_address(r) && token(r).is_some())
-    };
-    if to_own(thread::agent_token) {
-        return refused(
-            "the agent address it was sent to is not valid for this sender (wrong or altered, or the sender is not an agent of the desk)".into(),
-            claim.reached,
-        );
-    }
-    let reply_token_used = matches!(claim.found, Some((_, Via::ReplyToken)));
-    if !reply_token_used && to_own(thread::reply_token) {
-        return refused(
-            "the reply address it was sent to belongs to no ticket (the token in it is wrong or was altered)".into(),
-            claim.reached,
-        );
+    if let Some(refusal) = wrong_token(parsed, config, claim) {
+        return refusal;
     }
     let (Some(ticket), Some(state)) = (claim.reached, claim.state) else {
         return AgentMail::Usual;
@@ -137,6 +106,54 @@ pub fn recognise(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> AgentMa
     AgentMail::Usual
 }
 
+/// Mail through a ticket's agent address is the agent's, unless the ticket was closed
+/// longer ago than `ingest.agent_token_lifetime`.
+fn by_agent_address(config: &Config, claim: &Claim<'_>, ticket: TicketId) -> AgentMail {
+    if let Some(state) = claim.state
+        && let Some(closed_at) = state.closed_at.filter(|_| state.status == Status::Closed)
+    {
+        let lifetime = config.ingest.agent_token_lifetime.as_secs() as i64;
+        if claim.now.saturating_sub(closed_at) > lifetime {
+            return AgentMail::Refused {
+                reason: format!(
+                    "ticket {} was closed {}, and a closed ticket's agent address takes no commands after ingest.agent_token_lifetime ({} days); write to the customer directly",
+                    config.ticket_tag.format(reference(ticket)),
+                    crate::text::time::rfc3339(closed_at),
+                    lifetime / 86_400
+                ),
+                ticket: Some(ticket),
+            };
+        }
+    }
+    AgentMail::ToDesk(ticket)
+}
+
+/// Sent to one of the desk's agent or reply addresses whose token threading did not accept:
+/// wrong, altered, or not this sender's.
+fn wrong_token(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> Option<AgentMail> {
+    let refused = |reason: &str| AgentMail::Refused {
+        reason: reason.into(),
+        ticket: claim.reached,
+    };
+    let to_own = |token: fn(&str) -> Option<&str>| {
+        parsed
+            .recipients()
+            .any(|r| config.is_own_address(r) && token(r).is_some())
+    };
+    if to_own(thread::agent_token) {
+        return Some(refused(
+            "the agent address it was sent to is not valid for this sender (wrong or altered, or the sender is not an agent of the desk)",
+        ));
+    }
+    let reply_token_used = matches!(claim.found, Some((_, Via::ReplyToken)));
+    if !reply_token_used && to_own(thread::reply_token) {
+        return Some(refused(
+            "the reply address it was sent to belongs to no ticket (the token in it is wrong or was altered)",
+        ));
+    }
+    None
+}
+
 /// What an agent's desk mail does to its ticket.
 #[derive(Debug, Default)]
 pub struct DeskMail<'a> {
@@ -161,71 +178,13 @@ pub fn desk_mail(
     let parsed_commands = match commands::parse(&visible, config) {
         Ok(parsed_commands) => parsed_commands,
         Err(errors) => {
-            desk.events.push((
-                "command_rejected",
-                format!("from {agent}: {}", errors.join("; ")),
-            ));
-            desk.mails.push(notice(
-                agent,
-                parsed,
-                &format!("Not applied: {}", parsed.subject),
-                &format!(
-                    "Nothing in your message was applied to ticket {tag}, and nothing was sent to the customer:\n\n{}\n\nCommands go on the first lines, one per line: #close, #assign NAME, #queue NAME, #priority low|normal|high|urgent, #note, #pending. Correct them and send your message again.\n",
-                    errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
-                ),
-            ));
+            reject_commands(&mut desk, parsed, agent, &tag, &errors);
             return desk;
         }
     };
     let answer = parsed_commands.rest.trim();
-    let mut is_note = false;
-    let mut status = None;
-    for command in &parsed_commands.commands {
-        match command {
-            Command::Close => {
-                status = Some(Status::Closed);
-                desk.events.push(("closed", format!("by {agent}")));
-            }
-            Command::Pending => {
-                status = Some(Status::Pending);
-                desk.events
-                    .push(("pending", format!("by {agent}: waiting on the customer")));
-            }
-            Command::Assign(assignee) => {
-                desk.update.assignee = Some(assignee.clone());
-                desk.events
-                    .push(("assigned", format!("to {assignee} by {agent}")));
-            }
-            Command::Queue(queue) => {
-                desk.update.queue = Some(queue.clone());
-                let mut detail = format!("{} → {queue} by {agent}", state.queue);
-                // The customer has waited since `since` whichever queue holds the ticket; the
-                // new queue's target and calendar decide when that wait is due.
-                if let (Some(since), Some(target)) = (
-                    state
-                        .waiting_since
-                        .and_then(|s| Timestamp::from_second(s).ok()),
-                    config.queue(queue),
-                ) {
-                    let waiting = Waiting::start(target, since);
-                    desk.update.waiting = WaitingChange::Start(waiting);
-                    detail.push_str(&format!(
-                        "; response now due {}",
-                        crate::text::time::local(waiting.due_at, &target.calendar.timezone)
-                    ));
-                }
-                desk.events.push(("queue_changed", detail));
-            }
-            Command::Priority(priority) => {
-                desk.update.priority = Some(priority.as_str());
-                desk.events.push((
-                    "priority_changed",
-                    format!("to {} by {agent}", priority.as_str()),
-                ));
-            }
-            Command::Note => is_note = true,
-        }
-    }
+    let (is_note, mut status) =
+        apply_commands(&mut desk, &parsed_commands.commands, config, state, agent);
     let relays = config
         .queue(&state.queue)
         .is_some_and(|q| q.mode == QueueMode::Relay);
@@ -263,6 +222,101 @@ pub fn desk_mail(
         desk.update.cancel_pending_ack = true;
     }
     desk
+}
+
+/// Commands that do not all parse apply none: the event, and the agent told what to fix.
+fn reject_commands(
+    desk: &mut DeskMail<'_>,
+    parsed: &Parsed,
+    agent: &str,
+    tag: &str,
+    errors: &[String],
+) {
+    desk.events.push((
+        "command_rejected",
+        format!("from {agent}: {}", errors.join("; ")),
+    ));
+    desk.mails.push(notice(
+        agent,
+        parsed,
+        &format!("Not applied: {}", parsed.subject),
+        &format!(
+            "Nothing in your message was applied to ticket {tag}, and nothing was sent to the customer:\n\n{}\n\nCommands go on the first lines, one per line: #close, #assign NAME, #queue NAME, #priority low|normal|high|urgent, #note, #pending. Correct them and send your message again.\n",
+            errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+        ),
+    ));
+}
+
+/// The commands' changes to the ticket and their events; returns whether the mail is a
+/// `#note` and the status a command set.
+fn apply_commands(
+    desk: &mut DeskMail<'_>,
+    commands: &[Command],
+    config: &Config,
+    state: &TicketState,
+    agent: &str,
+) -> (bool, Option<Status>) {
+    let mut is_note = false;
+    let mut status = None;
+    for command in commands {
+        match command {
+            Command::Close => {
+                status = Some(Status::Closed);
+                desk.events.push(("closed", format!("by {agent}")));
+            }
+            Command::Pending => {
+                status = Some(Status::Pending);
+                desk.events
+                    .push(("pending", format!("by {agent}: waiting on the customer")));
+            }
+            Command::Assign(assignee) => {
+                desk.update.assignee = Some(assignee.clone());
+                desk.events
+                    .push(("assigned", format!("to {assignee} by {agent}")));
+            }
+            Command::Queue(queue) => {
+                desk.update.queue = Some(queue.clone());
+                let detail = queue_change(desk, config, state, queue, agent);
+                desk.events.push(("queue_changed", detail));
+            }
+            Command::Priority(priority) => {
+                desk.update.priority = Some(priority.as_str());
+                desk.events.push((
+                    "priority_changed",
+                    format!("to {} by {agent}", priority.as_str()),
+                ));
+            }
+            Command::Note => is_note = true,
+        }
+    }
+    (is_note, status)
+}
+
+/// `#queue`: the event's detail, and the wait restarted under the new queue's target.
+fn queue_change(
+    desk: &mut DeskMail<'_>,
+    config: &Config,
+    state: &TicketState,
+    queue: &str,
+    agent: &str,
+) -> String {
+    let mut detail = format!("{} → {queue} by {agent}", state.queue);
+    // The customer has waited since `since` whichever queue holds the ticket; the
+    // new queue's target and calendar decide when that wait is due.
+    if let (Some(since), Some(target)) = (
+        state
+            .waiting_since
+            .and_then(|s| Timestamp::from_second(s).ok()),
+        config.queue(queue),
+    ) {
+        let waiting = Waiting::start(target, since);
+        desk.update.waiting = WaitingChange::Start(waiting);
+        detail.push_str(&format!(
+            "; response now due {}",
+            crate::text::time::local(waiting.due_at, &target.calendar.timezone)
+        ));
+    }
+    detail
 }
 
 /// The relay forward of a customer's message to whoever handles the ticket: its assignee,
