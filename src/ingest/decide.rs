@@ -135,7 +135,7 @@ struct Step<'a, 'c, L> {
 /// The decision being written: the message row, its events and the mail it causes.
 struct Draft<'a> {
     message: MessageRecord<'a>,
-    events: Vec<(&'static str, String)>,
+    events: Vec<Event>,
     mails: Vec<QueuedMail>,
 }
 
@@ -148,8 +148,8 @@ impl<'a> Draft<'a> {
         }
     }
 
-    fn event(&mut self, kind: &'static str, detail: String) {
-        self.events.push((kind, detail));
+    fn event(&mut self, kind: EventKind, detail: String) {
+        self.events.push(Event::new(kind, detail));
     }
 
     fn via(&self) -> &'static str {
@@ -201,11 +201,11 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
     fn unparsed(&self, draft: &mut Draft<'a>, reason: &str) -> Placement<'a> {
         let queue = self.queue(self.default_queue);
         draft.event(
-            "created",
+            EventKind::Created,
             format!("unparsed message from {}", self.origin.location),
         );
         draft.event(
-            "warning",
+            EventKind::Warning,
             format!("stored without parsing: {reason}; not acknowledged"),
         );
         Placement::New(NewTicket {
@@ -240,7 +240,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             format!("{sent_to}: they did not get our mail, phone them or check the address")
         };
         draft.event(
-            "delivery_failed",
+            EventKind::DeliveryFailed,
             format!(
                 "mail the desk sent did not arrive ({}) to {whom}",
                 self.prepared.failure
@@ -302,7 +302,10 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
         let now = self.now.as_second();
         let desk = relay::desk_mail(self.parsed, self.config, ticket, state, staff, now);
         let via = draft.via();
-        draft.event("message", format!("agent mail to the desk via {via}"));
+        draft.event(
+            EventKind::Message,
+            format!("agent mail to the desk via {via}"),
+        );
         draft.events.extend(desk.events);
         draft.mails.extend(desk.mails);
         Placement::Existing {
@@ -334,7 +337,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
                 .push(relay::refusal_notice(sender, parsed, reason));
         }
         draft.event(
-            "quarantined",
+            EventKind::Quarantined,
             format!("outside message from {sender} for {target}, not relayed: {reason}"),
         );
         Placement::New(NewTicket {
@@ -359,7 +362,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
     /// A sender that names a ticket it is not a participant of gets a ticket of its own.
     fn stranger(&self, draft: &mut Draft<'a>, named: TicketId, via: Via) {
         draft.event(
-            "warning",
+            EventKind::Warning,
             format!(
                 "{} names ticket {} but {} is not one of its participants: opened a new ticket",
                 via.as_str(),
@@ -383,7 +386,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             draft.message.kind.as_str(),
             draft.via()
         );
-        draft.event("message", detail);
+        draft.event(EventKind::Message, detail);
         Placement::Existing {
             ticket,
             update: TicketUpdate::default(),
@@ -409,9 +412,9 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             update.answered_at = Some(self.now.as_second());
             update.cancel_pending_ack = true;
             let by = self.parsed.from.as_deref().unwrap_or("?");
-            draft.event("answered", format!("by {by} via {via}"));
+            draft.event(EventKind::Answered, format!("by {by} via {via}"));
         } else {
-            draft.event("message", format!("agent message via {via}"));
+            draft.event(EventKind::Message, format!("agent message via {via}"));
         }
         Ok(Placement::Existing { ticket, update })
     }
@@ -437,7 +440,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             && thanks::is_only_thanks(&visible_text(&self.parsed.text))
         {
             draft.event(
-                "thanks",
+                EventKind::Thanks,
                 format!(
                     "the customer only thanks or confirms, via {via}: the ticket stays answered"
                 ),
@@ -450,7 +453,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
         draft.mails.extend(forwards);
         match state.status {
             Status::New | Status::Acknowledged if state.waiting_since.is_some() => {
-                draft.event("message", format!("follow-up via {via}"));
+                draft.event(EventKind::Message, format!("follow-up via {via}"));
             }
             Status::Closed | Status::Ignored => {
                 update.status = Some(Status::New);
@@ -458,7 +461,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
                 update.ack = self.ack(draft, queue)?;
                 let was = state.status.as_str();
                 draft.event(
-                    "reopened",
+                    EventKind::Reopened,
                     format!("customer wrote again (was {was}), via {via}"),
                 );
             }
@@ -466,7 +469,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
                 update.status = Some(Status::New);
                 update.waiting = WaitingChange::Start(Waiting::start(queue, self.now));
                 draft.event(
-                    "message",
+                    EventKind::Message,
                     format!("follow-up via {via}: waiting for an agent again"),
                 );
             }
@@ -485,7 +488,7 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             self.now,
         )?;
         Ok(planned
-            .map_err(|reason| draft.event("ack_suppressed", reason))
+            .map_err(|reason| draft.event(EventKind::AckSuppressed, reason))
             .ok())
     }
 
@@ -505,13 +508,13 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
             draft.message.kind = Kind::automatic(*kind);
             (status, waiting) = (Status::Ignored, None);
             let kind = draft.message.kind.as_str();
-            draft.event("created", format!("{kind} ({reason}): ignored"));
+            draft.event(EventKind::Created, format!("{kind} ({reason}): ignored"));
         } else if let Some(rule) = route.ignored_by {
             (status, waiting) = (Status::Ignored, None);
-            draft.event("created", format!("ignored by rule[{rule}]"));
+            draft.event(EventKind::Created, format!("ignored by rule[{rule}]"));
         } else {
             draft.event(
-                "created",
+                EventKind::Created,
                 match route.rule {
                     Some(rule) => format!("request routed to {} by rule[{rule}]", route.queue),
                     None => format!("request filed in {}", route.queue),

@@ -167,8 +167,8 @@ pub struct ImapLocation {
 pub struct Decision<'a> {
     pub message: MessageRecord<'a>,
     pub placement: Placement<'a>,
-    /// Event log lines for the ticket: (type, detail).
-    pub events: Vec<(&'static str, String)>,
+    /// Event log lines for the ticket.
+    pub events: Vec<Event>,
     /// Mail to send because of this message, due now.
     pub mails: Vec<QueuedMail>,
 }
@@ -321,4 +321,114 @@ pub enum Outcome<'a> {
     Duplicate(TicketId),
     /// Mail that is not part of any ticket (an agent's own sent mail to someone else).
     NotATicket(&'static str),
+}
+
+/// What happened on a ticket: the `type` of its event log rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A ticket was opened (or an ignored one filed).
+    Created,
+    /// A message joined the ticket without changing its state.
+    Message,
+    /// Something an admin or agent should know; also the warning before the target.
+    Warning,
+    /// An agent answered: the waiting period ends.
+    Answered,
+    /// The customer wrote again on a closed or ignored ticket.
+    Reopened,
+    /// The customer only thanked; the ticket stays answered.
+    Thanks,
+    /// Mail in the team's name that nothing proves, kept apart.
+    Quarantined,
+    /// An acknowledgement waits in the outbox.
+    AckScheduled,
+    /// No acknowledgement may be sent, and why.
+    AckSuppressed,
+    /// A pending acknowledgement was withdrawn.
+    AckCancelled,
+    /// The acknowledgement went out.
+    Acknowledged,
+    /// Mail the desk sent did not arrive.
+    DeliveryFailed,
+    /// An outbox row was given up on.
+    OutboxFailed,
+    /// An agent closed the ticket.
+    Closed,
+    /// Waiting on the customer, by an agent's command.
+    Pending,
+    /// An internal note by an agent.
+    Note,
+    /// The ticket got an assignee.
+    Assigned,
+    /// The ticket moved to another queue.
+    QueueChanged,
+    /// The ticket's priority changed.
+    PriorityChanged,
+    /// An agent's commands were refused.
+    CommandRejected,
+    /// An agent's answer waits to be relayed to the customer.
+    RelayScheduled,
+    /// A relay forward went out to an agent.
+    Forwarded,
+    /// An agent's answer went out to the customer.
+    Relayed,
+    /// A notice went out to an agent.
+    AgentNotified,
+    /// The warning before the target went out.
+    WarningSent,
+    /// The response target was missed.
+    Breached,
+    /// The breach notice went out to the escalation address.
+    BreachNoticeSent,
+}
+
+impl EventKind {
+    /// The name stored in the event log and shown by `postdesk ticket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Message => "message",
+            EventKind::Warning => "warning",
+            EventKind::Answered => "answered",
+            EventKind::Reopened => "reopened",
+            EventKind::Thanks => "thanks",
+            EventKind::Quarantined => "quarantined",
+            EventKind::AckScheduled => "ack_scheduled",
+            EventKind::AckSuppressed => "ack_suppressed",
+            EventKind::AckCancelled => "ack_cancelled",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::OutboxFailed => "outbox_failed",
+            EventKind::Closed => "closed",
+            EventKind::Pending => "pending",
+            EventKind::Note => "note",
+            EventKind::Assigned => "assigned",
+            EventKind::QueueChanged => "queue_changed",
+            EventKind::PriorityChanged => "priority_changed",
+            EventKind::CommandRejected => "command_rejected",
+            EventKind::RelayScheduled => "relay_scheduled",
+            EventKind::Forwarded => "forwarded",
+            EventKind::Relayed => "relayed",
+            EventKind::AgentNotified => "agent_notified",
+            EventKind::WarningSent => "warning_sent",
+            EventKind::Breached => "breached",
+            EventKind::BreachNoticeSent => "breach_notice_sent",
+        }
+    }
+}
+
+/// One line of a ticket's event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub detail: String,
+}
+
+impl Event {
+    pub fn new(kind: EventKind, detail: impl Into<String>) -> Event {
+        Event {
+            kind,
+            detail: detail.into(),
+        }
+    }
 }

@@ -6,6 +6,7 @@ use rusqlite::{Connection, params};
 
 use super::tokens::{agent_token, reply_token};
 use super::{Store, views};
+use crate::ingest::EventKind;
 use crate::ingest::{
     Ack, Decision, MailKind, MessageRecord, NewTicket, Placement, QueuedMail, Status, TicketId,
     TicketUpdate, WaitingChange,
@@ -45,8 +46,8 @@ impl Store {
         if let Some(id) = &m.message_id {
             remember_message_id(conn, id, ticket, m.from.unwrap_or(""), None)?;
         }
-        for (kind, detail) in &decision.events {
-            add_event(conn, ticket, now, kind, detail)?;
+        for event in &decision.events {
+            add_event(conn, ticket, now, event.kind, &event.detail)?;
         }
         if placed.cancel_pending_ack {
             cancel_pending_ack(conn, ticket, now)?;
@@ -228,7 +229,7 @@ fn cancel_pending_ack(conn: &Connection, ticket: TicketId, now: i64) -> rusqlite
             conn,
             ticket,
             now,
-            "ack_cancelled",
+            EventKind::AckCancelled,
             "an agent answered first",
         )?;
     }
@@ -314,13 +315,13 @@ pub fn add_event(
     conn: &Connection,
     ticket: TicketId,
     at: i64,
-    kind: &str,
+    kind: EventKind,
     detail: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO events (ticket_id, at, type, detail) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![ticket, at, kind, detail])?;
+    .execute(params![ticket, at, kind.as_str(), detail])?;
     Ok(())
 }
 
@@ -349,7 +350,7 @@ fn schedule_ack(
         conn,
         ticket,
         now,
-        "ack_scheduled",
+        EventKind::AckScheduled,
         &format!(
             "acknowledgement to {} at {}",
             ack.to,

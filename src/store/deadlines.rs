@@ -6,6 +6,7 @@ use rusqlite::{Connection, params};
 
 use super::folders::{self, FlagJob};
 use super::{TicketId, add_event, views::rfc3339};
+use crate::ingest::EventKind;
 
 /// Keywords that mark a breached ticket's messages in the agents' mail clients.
 pub const BREACH_FLAGS: &str = "$SLABreached \\Flagged";
@@ -65,7 +66,7 @@ pub fn record_warning(
             conn,
             ticket.id,
             now,
-            "warning",
+            EventKind::Warning,
             &format!("due {due}; queue {} has no agents to warn", ticket.queue),
         );
     }
@@ -76,7 +77,7 @@ pub fn record_warning(
         conn,
         ticket.id,
         now,
-        "warning",
+        EventKind::Warning,
         &format!("due {due}; warning queued to {}", agents.join(", ")),
     )
 }
@@ -103,7 +104,7 @@ pub fn record_breach(
         conn,
         ticket.id,
         now,
-        "breached",
+        EventKind::Breached,
         &format!("response target missed (due {due}); {notice}"),
     )?;
     let mut stmt = conn.prepare_cached(

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{TicketId, add_event, reference, views::rfc3339};
+use crate::ingest::EventKind;
 
 /// Kinds of outbox rows that are mail (the rest are IMAP post-actions).
 pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice', 'report')";
@@ -92,13 +93,13 @@ pub fn mark_sent(conn: &Connection, job: &MailJob, now: i64) -> rusqlite::Result
                  WHERE id = ?1",
             )?
             .execute(params![ticket, now])?;
-            add_event(conn, ticket, now, "acknowledged", &detail)
+            add_event(conn, ticket, now, EventKind::Acknowledged, &detail)
         }
-        "warning" => add_event(conn, ticket, now, "warning_sent", &detail),
-        "relay_forward" => add_event(conn, ticket, now, "forwarded", &detail),
-        "relay_answer" => add_event(conn, ticket, now, "relayed", &detail),
-        "agent_notice" => add_event(conn, ticket, now, "agent_notified", &detail),
-        _ => add_event(conn, ticket, now, "breach_notice_sent", &detail),
+        "warning" => add_event(conn, ticket, now, EventKind::WarningSent, &detail),
+        "relay_forward" => add_event(conn, ticket, now, EventKind::Forwarded, &detail),
+        "relay_answer" => add_event(conn, ticket, now, EventKind::Relayed, &detail),
+        "agent_notice" => add_event(conn, ticket, now, EventKind::AgentNotified, &detail),
+        _ => add_event(conn, ticket, now, EventKind::BreachNoticeSent, &detail),
     }
 }
 
@@ -128,7 +129,7 @@ pub fn mark_failed(
             conn,
             ticket,
             now,
-            "outbox_failed",
+            EventKind::OutboxFailed,
             &format!("{} to {} not sent: {reason}", job.kind, job.recipient),
         )?;
         // The customer did not get what the desk sent them: the same flag a bounce sets.
@@ -137,7 +138,7 @@ pub fn mark_failed(
                 conn,
                 ticket,
                 now,
-                "delivery_failed",
+                EventKind::DeliveryFailed,
                 &format!(
                     "our {} to {} was refused ({reason}): they did not get it, phone them or check the address",
                     job.kind, job.recipient
@@ -155,7 +156,7 @@ pub fn cancel(conn: &Connection, job: &MailJob, now: i64, reason: &str) -> rusql
     )?
     .execute(params![job.id, now, reason])?;
     if let (Some(ticket), "acknowledgement") = (job.ticket, job.kind.as_str()) {
-        add_event(conn, ticket, now, "ack_cancelled", reason)?;
+        add_event(conn, ticket, now, EventKind::AckCancelled, reason)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! all apply, or none does and the agent is told what was wrong.
 
 use crate::config::{Config, Priority};
+use crate::ingest::{Event, EventKind, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -108,28 +109,29 @@ pub(crate) fn in_answer(
     parsed: &crate::ingest::parse::Parsed,
     config: &Config,
     proven: bool,
-    events: &mut Vec<(&'static str, String)>,
-) -> Option<crate::ingest::Status> {
+    events: &mut Vec<Event>,
+) -> Option<Status> {
     let visible = super::quote::visible_text(&parsed.text);
     let commands = parse(&visible, config).ok()?;
     let agent = parsed.from.as_deref().unwrap_or("?");
     let mut status = None;
     for command in &commands.commands {
         let (next, kind) = match command {
-            Command::Close => (crate::ingest::Status::Closed, "closed"),
-            Command::Pending => (crate::ingest::Status::Pending, "pending"),
+            Command::Close => (Status::Closed, EventKind::Closed),
+            Command::Pending => (Status::Pending, EventKind::Pending),
             _ => continue,
         };
         if !proven {
-            events.push((
-                "warning",
+            let kind = kind.as_str();
+            events.push(Event::new(
+                EventKind::Warning,
                 format!(
                     "#{kind} from {agent} not applied: nothing proves the sender (not in the Sent folder, no trusted Authentication-Results)"
                 ),
             ));
             return None;
         }
-        events.push((kind, format!("by {agent}, in the answer")));
+        events.push(Event::new(kind, format!("by {agent}, in the answer")));
         status = Some(next);
     }
     status

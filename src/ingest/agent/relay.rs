@@ -14,8 +14,8 @@ use crate::config::{Config, QueueMode};
 use crate::ingest::parse::Parsed;
 use crate::ingest::thread::{self, Via};
 use crate::ingest::{
-    MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting, WaitingChange,
-    reference,
+    Event, EventKind, MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting,
+    WaitingChange, reference,
 };
 
 /// What mail from a configured agent is.
@@ -158,7 +158,7 @@ fn wrong_token(parsed: &Parsed, config: &Config, claim: &Claim<'_>) -> Option<Ag
 #[derive(Debug, Default)]
 pub struct DeskMail<'a> {
     pub update: TicketUpdate<'a>,
-    pub events: Vec<(&'static str, String)>,
+    pub events: Vec<Event>,
     pub mails: Vec<QueuedMail>,
 }
 
@@ -190,16 +190,18 @@ pub fn desk_mail(
         .is_some_and(|q| q.mode == QueueMode::Relay);
     if !answer.is_empty() {
         if is_note {
-            desk.events
-                .push(("note", format!("internal note by {agent}")));
+            desk.events.push(Event::new(
+                EventKind::Note,
+                format!("internal note by {agent}"),
+            ));
         } else if relays {
             desk.mails.push(QueuedMail {
                 kind: MailKind::RelayAnswer,
                 to: state.customer.clone(),
                 payload: json!({ "text": answer, "agent": agent }),
             });
-            desk.events.push((
-                "relay_scheduled",
+            desk.events.push(Event::new(
+                EventKind::RelayScheduled,
                 format!("answer by {agent} to {}", state.customer),
             ));
             desk.update.answered_at = Some(now);
@@ -207,8 +209,7 @@ pub fn desk_mail(
                 status = status.or(Some(Status::Answered));
             }
         } else {
-            desk.events.push((
-                "note",
+            desk.events.push(Event::new(EventKind::Note,
                 format!(
                     "by {agent}, kept as an internal note: queue {} does not relay (mode = \"observe\"); answer the customer directly",
                     state.queue
@@ -232,8 +233,8 @@ fn reject_commands(
     tag: &str,
     errors: &[String],
 ) {
-    desk.events.push((
-        "command_rejected",
+    desk.events.push(Event::new(
+        EventKind::CommandRejected,
         format!("from {agent}: {}", errors.join("; ")),
     ));
     desk.mails.push(notice(
@@ -262,27 +263,33 @@ fn apply_commands(
         match command {
             Command::Close => {
                 status = Some(Status::Closed);
-                desk.events.push(("closed", format!("by {agent}")));
+                desk.events
+                    .push(Event::new(EventKind::Closed, format!("by {agent}")));
             }
             Command::Pending => {
                 status = Some(Status::Pending);
-                desk.events
-                    .push(("pending", format!("by {agent}: waiting on the customer")));
+                desk.events.push(Event::new(
+                    EventKind::Pending,
+                    format!("by {agent}: waiting on the customer"),
+                ));
             }
             Command::Assign(assignee) => {
                 desk.update.assignee = Some(assignee.clone());
-                desk.events
-                    .push(("assigned", format!("to {assignee} by {agent}")));
+                desk.events.push(Event::new(
+                    EventKind::Assigned,
+                    format!("to {assignee} by {agent}"),
+                ));
             }
             Command::Queue(queue) => {
                 desk.update.queue = Some(queue.clone());
                 let detail = queue_change(desk, config, state, queue, agent);
-                desk.events.push(("queue_changed", detail));
+                desk.events
+                    .push(Event::new(EventKind::QueueChanged, detail));
             }
             Command::Priority(priority) => {
                 desk.update.priority = Some(priority.as_str());
-                desk.events.push((
-                    "priority_changed",
+                desk.events.push(Event::new(
+                    EventKind::PriorityChanged,
                     format!("to {} by {agent}", priority.as_str()),
                 ));
             }
