@@ -9,11 +9,12 @@ mod weekly;
 
 use jiff::Timestamp;
 use rusqlite::Connection;
+use ticket::Template;
 
 use crate::config::{Config, Mailbox, plus_address};
+use crate::ingest::OutboxMail;
 use crate::smtp::{self, Outgoing};
 use crate::store::outbox::{self as rows, MailJob};
-use crate::store::reports::REPORT_KIND;
 use crate::text::templates::Templates;
 
 /// A mail ready to send, or why the row ends without one.
@@ -32,12 +33,18 @@ pub fn compose(
     job: &MailJob,
     now: Timestamp,
 ) -> rusqlite::Result<Composed> {
+    let mail = match &job.mail {
+        Ok(mail) => mail,
+        Err(reason) => return Ok(Composed::Fail(reason.clone())),
+    };
     // The weekly report belongs to no ticket: it is built from the whole store.
-    if job.kind == REPORT_KIND {
-        return Ok(match weekly::report_mail(conn, config, job, now)? {
-            Ok(message) => Composed::Send(Box::new(message), None),
-            Err(reason) => Composed::Fail(reason),
-        });
+    if let OutboxMail::Report { since, until } = *mail {
+        return Ok(
+            match weekly::report_mail(conn, config, job, (since, until), now)? {
+                Ok(message) => Composed::Send(Box::new(message), None),
+                Err(reason) => Composed::Fail(reason),
+            },
+        );
     }
     let Some(ticket) = job.ticket else {
         return Ok(Composed::Fail("row has no ticket".into()));
@@ -45,7 +52,7 @@ pub fn compose(
     let Some(facts) = rows::ticket_facts(conn, ticket)? else {
         return Ok(Composed::Fail("its ticket no longer exists".into()));
     };
-    if job.kind == "acknowledgement" && facts.status != "new" {
+    if matches!(mail, OutboxMail::Acknowledgement { .. }) && facts.status != "new" {
         return Ok(Composed::Cancel(format!(
             "ticket is {} by now",
             facts.status
@@ -55,7 +62,7 @@ pub fn compose(
         return Ok(Composed::Fail(NO_MAILBOX.into()));
     };
     let queue = config.queue(&facts.queue).unwrap_or(&config.queues[0]);
-    let mail = ticket::Mail {
+    let about = ticket::Mail {
         conn,
         config,
         queue,
@@ -63,11 +70,24 @@ pub fn compose(
         job,
         facts: &facts,
     };
-    match job.kind.as_str() {
-        "relay_forward" => relay::forward(&mail),
-        "relay_answer" => relay::answer(&mail),
-        "agent_notice" => Ok(relay::notice(&mail)),
-        _ => mail.about_the_ticket(templates, now),
+    match mail {
+        OutboxMail::RelayForward {
+            dedup_key,
+            agent_token,
+        } => relay::forward(&about, dedup_key, agent_token.as_deref()),
+        OutboxMail::RelayAnswer { text, .. } => relay::answer(&about, text),
+        OutboxMail::AgentNotice {
+            subject,
+            body,
+            in_reply_to,
+        } => Ok(relay::notice(&about, subject, body, in_reply_to.as_deref())),
+        OutboxMail::Acknowledgement { dedup_key, .. } => {
+            about.write_template(templates, Template::Acknowledgement { dedup_key }, now)
+        }
+        OutboxMail::Warning => about.write_template(templates, Template::Warning, now),
+        OutboxMail::BreachNotice | OutboxMail::Report { .. } => {
+            about.write_template(templates, Template::Breach, now)
+        }
     }
 }
 
@@ -121,9 +141,4 @@ fn new_message_id(job: &MailJob, address: &str) -> String {
         job.id,
         rand::random::<u32>()
     )
-}
-
-/// A string field of the row's payload ("" when absent).
-fn field<'j>(job: &'j MailJob, key: &str) -> &'j str {
-    job.payload.get(key).and_then(|v| v.as_str()).unwrap_or("")
 }

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::ticket::Mail;
-use super::{Composed, build, field, new_message_id, token_address};
+use super::{Composed, build, new_message_id, token_address};
 use crate::config::plus_address;
 use crate::ingest::agent::relay::{self as decisions, ForwardFacts};
 use crate::smtp::Outgoing;
@@ -24,18 +24,20 @@ impl Mail<'_> {
 }
 
 /// The customer's message to an agent of a relay queue.
-pub(super) fn forward(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
+pub(super) fn forward(
+    mail: &Mail<'_>,
+    dedup_key: &str,
+    agent_token: Option<&str>,
+) -> rusqlite::Result<Composed> {
     let (job, facts, mailbox) = (mail.job, mail.facts, mail.mailbox);
-    let Some(original) = rows::message_by_dedup_key(mail.conn, field(job, "dedup_key"))? else {
+    let Some(original) = rows::message_by_dedup_key(mail.conn, dedup_key)? else {
         return Ok(Composed::Fail(
             "the customer's message is no longer stored".into(),
         ));
     };
     // Only forwards carry the agents' command address: the customer's reply token threads
     // and grants nothing else, so the two secrets never validate as each other.
-    let agent_address = Some(field(job, "agent_token"))
-        .filter(|token| !token.is_empty())
-        .map(|token| plus_address(&mailbox.address, "a", token));
+    let agent_address = agent_token.map(|token| plus_address(&mailbox.address, "a", token));
     let tag = mail.tag();
     let tz = &mail.queue.calendar.timezone;
     let at = |seconds: i64| Timestamp::from_second(seconds).unwrap_or_default();
@@ -89,7 +91,7 @@ pub(super) fn forward(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
 
 /// An agent's answer, sent on to the customer from the support address; its bounces come
 /// back to the desk.
-pub(super) fn answer(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
+pub(super) fn answer(mail: &Mail<'_>, text: &str) -> rusqlite::Result<Composed> {
     let (job, facts, mailbox) = (mail.job, mail.facts, mail.mailbox);
     let references = match rows::last_customer_message(mail.conn, facts.id)? {
         Some(dedup_key) => rows::thread_of(mail.conn, &dedup_key)?,
@@ -108,7 +110,7 @@ pub(super) fn answer(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
             to: &job.recipient,
             reply_to,
             subject: &decisions::answer_subject(&facts.subject, &mail.tag()),
-            body: field(job, "text"),
+            body: text,
             message_id: &message_id,
             references: &references,
             auto_submitted: None,
@@ -118,13 +120,14 @@ pub(super) fn answer(mail: &Mail<'_>) -> rusqlite::Result<Composed> {
 }
 
 /// A short note to an agent (commands not applied, mail refused), in reply to their mail.
-pub(super) fn notice(mail: &Mail<'_>) -> Composed {
+pub(super) fn notice(
+    mail: &Mail<'_>,
+    subject: &str,
+    body: &str,
+    in_reply_to: Option<&str>,
+) -> Composed {
     let (job, mailbox) = (mail.job, mail.mailbox);
-    let references: Vec<String> = Some(field(job, "in_reply_to"))
-        .filter(|id| !id.is_empty())
-        .map(str::to_string)
-        .into_iter()
-        .collect();
+    let references: Vec<String> = in_reply_to.map(str::to_string).into_iter().collect();
     let message_id = new_message_id(job, &mailbox.address);
     build(
         &Outgoing {
@@ -132,8 +135,8 @@ pub(super) fn notice(mail: &Mail<'_>) -> Composed {
             from: &mailbox.address,
             to: &job.recipient,
             reply_to: None,
-            subject: &format!("{} {}", mail.tag(), field(job, "subject")),
-            body: field(job, "body"),
+            subject: &format!("{} {}", mail.tag(), subject),
+            body,
             message_id: &message_id,
             references: &references,
             auto_submitted: Some("auto-replied"),

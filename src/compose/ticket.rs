@@ -29,24 +29,36 @@ pub(super) struct Mail<'a> {
     pub facts: &'a TicketFacts,
 }
 
+/// The mail written from a template.
+pub(super) enum Template<'a> {
+    /// To the customer, threaded under their message.
+    Acknowledgement {
+        dedup_key: &'a str,
+    },
+    Warning,
+    Breach,
+}
+
 impl Mail<'_> {
     /// The acknowledgement, warning or breach notice of the row, from its template.
-    pub fn about_the_ticket(
+    pub fn write_template(
         &self,
         templates: &Templates,
+        template: Template<'_>,
         now: Timestamp,
     ) -> rusqlite::Result<Composed> {
         let (conn, job, facts) = (self.conn, self.job, self.facts);
         let estimate = expected_answer(conn, self.queue, facts, now)?;
-        let (kind, language, references, auto_submitted) = match job.kind.as_str() {
-            "acknowledgement" => (
+        let acknowledgement = matches!(template, Template::Acknowledgement { .. });
+        let (kind, language, references, auto_submitted) = match template {
+            Template::Acknowledgement { dedup_key } => (
                 "acknowledgement",
                 facts.language.as_deref(),
-                rows::thread_of(conn, super::field(job, "dedup_key"))?,
+                rows::thread_of(conn, dedup_key)?,
                 "auto-replied",
             ),
-            "warning" => ("warning", None, Vec::new(), "auto-generated"),
-            _ => ("breach", None, Vec::new(), "auto-generated"),
+            Template::Warning => ("warning", None, Vec::new(), "auto-generated"),
+            Template::Breach => ("breach", None, Vec::new(), "auto-generated"),
         };
         // The values are written in the language of the template that will be used.
         let language = templates
@@ -59,7 +71,7 @@ impl Mail<'_> {
         };
         let mailbox = self.mailbox;
         let message_id = new_message_id(job, &mailbox.address);
-        let reply_to = (mailbox.reply_token && job.kind == "acknowledgement")
+        let reply_to = (mailbox.reply_token && acknowledgement)
             .then(|| {
                 facts
                     .token

@@ -14,12 +14,9 @@ pub(super) fn report_mail(
     conn: &Connection,
     config: &Config,
     job: &MailJob,
+    (since, until): (i64, i64),
     now: Timestamp,
 ) -> rusqlite::Result<Result<lettre::Message, String>> {
-    let field = |name: &str| job.payload.get(name).and_then(serde_json::Value::as_i64);
-    let (Some(since), Some(until)) = (field("since"), field("until")) else {
-        return Ok(Err("report row without its since/until window".into()));
-    };
     let Some(mailbox) = super::sending_mailbox(config, job) else {
         return Ok(Err(super::NO_MAILBOX.into()));
     };

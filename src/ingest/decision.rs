@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use super::classify::AutoKind;
+use super::outbox_mail::OutboxMail;
 use super::parse::Attachment;
 use super::thread::{self, Via};
 use crate::sla;
@@ -177,29 +178,8 @@ pub struct Decision<'a> {
 /// wait for their delay, are [`Ack`]s).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedMail {
-    pub kind: MailKind,
     pub to: String,
-    pub payload: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    /// A customer's message, forwarded to an agent of a relay queue.
-    RelayForward,
-    /// An agent's answer, sent on to the customer from the support address.
-    RelayAnswer,
-    /// A short note to an agent: commands not applied, mail refused.
-    AgentNotice,
-}
-
-impl MailKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailKind::RelayForward => "relay_forward",
-            MailKind::RelayAnswer => "relay_answer",
-            MailKind::AgentNotice => "agent_notice",
-        }
-    }
+    pub mail: OutboxMail,
 }
 
 /// The message row, borrowed from the prepared message and its origin.

@@ -14,6 +14,7 @@ pub mod classify;
 pub mod decide;
 pub mod decision;
 pub mod language;
+pub mod outbox_mail;
 pub mod parse;
 pub mod prepare;
 pub mod route;
@@ -23,4 +24,5 @@ pub mod thread;
 
 pub use decide::decide;
 pub use decision::*;
+pub use outbox_mail::OutboxMail;
 pub use prepare::{Prepared, prepare};

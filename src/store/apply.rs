@@ -8,7 +8,7 @@ use super::tokens::{agent_token, reply_token};
 use super::{Store, views};
 use crate::ingest::EventKind;
 use crate::ingest::{
-    Ack, Decision, MailKind, MessageRecord, NewTicket, Placement, QueuedMail, Status, TicketId,
+    Ack, Decision, MessageRecord, NewTicket, OutboxMail, Placement, QueuedMail, Status, TicketId,
     TicketUpdate, WaitingChange,
 };
 
@@ -245,21 +245,24 @@ fn queue_mail(
     now: i64,
     token_key: &[u8],
 ) -> rusqlite::Result<()> {
-    let mut payload = mail.payload.clone();
-    if mail.kind == MailKind::RelayForward {
+    let mail_of_row = match &mail.mail {
         // Only the forward carries the agent address; the outbox has no key.
-        payload["agent_token"] = agent_token(token_key, ticket).into();
-    }
+        OutboxMail::RelayForward { dedup_key, .. } => OutboxMail::RelayForward {
+            dedup_key: dedup_key.clone(),
+            agent_token: Some(agent_token(token_key, ticket)),
+        },
+        other => other.clone(),
+    };
     conn.prepare_cached(
         "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
     .execute(params![
         ticket,
-        mail.kind.as_str(),
+        mail_of_row.kind(),
         mail.to,
         mailbox,
-        payload.to_string(),
+        mail_of_row.payload().to_string(),
         now
     ])?;
     Ok(())
@@ -332,8 +335,11 @@ fn schedule_ack(
     message: &MessageRecord,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let payload =
-        serde_json::json!({ "in_reply_to": message.message_id, "dedup_key": message.dedup_key });
+    let payload = OutboxMail::Acknowledgement {
+        dedup_key: message.dedup_key.to_string(),
+        in_reply_to: message.message_id.map(str::to_string),
+    }
+    .payload();
     conn.prepare_cached(
         "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
          VALUES (?1, 'acknowledgement', ?2, ?3, ?4, ?5, ?6)",

@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 
 use super::folders::{self, FlagJob};
 use super::{TicketId, add_event, views::rfc3339};
-use crate::ingest::EventKind;
+use crate::ingest::{EventKind, OutboxMail};
 
 /// Keywords that mark a breached ticket's messages in the agents' mail clients.
 pub const BREACH_FLAGS: &str = "$SLABreached \\Flagged";
@@ -71,7 +71,7 @@ pub fn record_warning(
         );
     }
     for agent in agents {
-        queue_mail(conn, ticket, "warning", agent, now)?;
+        queue_mail(conn, ticket, &OutboxMail::Warning, agent, now)?;
     }
     add_event(
         conn,
@@ -95,7 +95,7 @@ pub fn record_breach(
     let due = ticket.due_at.map(rfc3339).unwrap_or_default();
     let notice = match escalation {
         Some(address) => {
-            queue_mail(conn, ticket, "breach_notice", address, now)?;
+            queue_mail(conn, ticket, &OutboxMail::BreachNotice, address, now)?;
             format!("notice queued to {address}")
         }
         None => format!("queue {} has no escalation address", ticket.queue),
@@ -146,14 +146,21 @@ pub fn record_breach(
 fn queue_mail(
     conn: &Connection,
     ticket: &DueTicket,
-    kind: &str,
+    mail: &OutboxMail,
     recipient: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, created_at, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO outbox (ticket_id, kind, recipient, mailbox, payload, created_at, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![ticket.id, kind, recipient, ticket.mailbox, now])?;
+    .execute(params![
+        ticket.id,
+        mail.kind(),
+        recipient,
+        ticket.mailbox,
+        mail.payload().to_string(),
+        now
+    ])?;
     Ok(())
 }

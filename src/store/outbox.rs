@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{TicketId, add_event, reference, views::rfc3339};
-use crate::ingest::EventKind;
+use crate::ingest::{EventKind, OutboxMail};
 
 /// Kinds of outbox rows that are mail (the rest are IMAP post-actions).
 pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice', 'report')";
@@ -21,7 +21,8 @@ pub struct MailJob {
     pub kind: String,
     pub recipient: String,
     pub mailbox: Option<String>,
-    pub payload: serde_json::Value,
+    /// The row's mail, typed; or why the row cannot be read as one.
+    pub mail: Result<OutboxMail, String>,
     pub attempts: u32,
 }
 
@@ -33,13 +34,15 @@ pub fn due_mail(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<V
     ))?;
     let rows = stmt.query_map(params![now, limit as i64], |r| {
         let payload: String = r.get(5)?;
+        let kind: String = r.get(2)?;
+        let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
         Ok(MailJob {
             id: r.get(0)?,
             ticket: r.get(1)?,
-            kind: r.get(2)?,
+            mail: OutboxMail::from_row(&kind, &payload),
+            kind,
             recipient: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
             mailbox: r.get(4)?,
-            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
             attempts: r.get(6)?,
         })
     })?;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::ingest::TicketId;
 use crate::ingest::parse::MAX_SUBJECT_CHARS;
+use crate::ingest::{OutboxMail, TicketId};
 
 /// The outbox kind of the weekly report mail.
 pub const REPORT_KIND: &str = "report";
@@ -185,7 +185,9 @@ pub fn queue_weekly_report(
         None => WeeklyQueued::Baseline,
         Some(last) if last >= slot => return Ok(WeeklyQueued::AlreadyQueued),
         Some(_) => {
-            let payload = serde_json::json!({ "since": since, "until": slot }).to_string();
+            let payload = OutboxMail::Report { since, until: slot }
+                .payload()
+                .to_string();
             let mut insert = conn.prepare_cached(
                 "INSERT INTO outbox (kind, recipient, mailbox, payload, created_at, due_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",

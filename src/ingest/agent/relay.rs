@@ -6,7 +6,6 @@
 //! agent is told. Pure decisions; the outbox writes and sends the mail.
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::commands::{self, Command};
 use super::quote;
@@ -14,7 +13,7 @@ use crate::config::{Config, QueueMode};
 use crate::ingest::parse::Parsed;
 use crate::ingest::thread::{self, Via};
 use crate::ingest::{
-    Event, EventKind, MailKind, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting,
+    Event, EventKind, OutboxMail, QueuedMail, Status, TicketId, TicketState, TicketUpdate, Waiting,
     WaitingChange, reference,
 };
 
@@ -196,9 +195,11 @@ pub fn desk_mail(
             ));
         } else if relays {
             desk.mails.push(QueuedMail {
-                kind: MailKind::RelayAnswer,
                 to: state.customer.clone(),
-                payload: json!({ "text": answer, "agent": agent }),
+                mail: OutboxMail::RelayAnswer {
+                    text: answer.to_string(),
+                    agent: agent.to_string(),
+                },
             });
             desk.events.push(Event::new(
                 EventKind::RelayScheduled,
@@ -344,9 +345,11 @@ pub fn forwards(
     recipients
         .into_iter()
         .map(|agent| QueuedMail {
-            kind: MailKind::RelayForward,
             to: agent.to_string(),
-            payload: json!({ "dedup_key": dedup_key }),
+            mail: OutboxMail::RelayForward {
+                dedup_key: dedup_key.to_string(),
+                agent_token: None,
+            },
         })
         .collect()
 }
@@ -354,13 +357,12 @@ pub fn forwards(
 /// A short notice to an agent about their message.
 pub fn notice(agent: &str, parsed: &Parsed, subject: &str, body: &str) -> QueuedMail {
     QueuedMail {
-        kind: MailKind::AgentNotice,
         to: agent.to_string(),
-        payload: json!({
-            "subject": subject,
-            "body": body,
-            "in_reply_to": parsed.message_id,
-        }),
+        mail: OutboxMail::AgentNotice {
+            subject: subject.to_string(),
+            body: body.to_string(),
+            in_reply_to: parsed.message_id.clone(),
+        },
     }
 }
 
