@@ -46,12 +46,7 @@ pub fn explain(
     let mailbox = mailbox.or_else(|| config.mailboxes.first().map(|m| m.name.clone()));
     let incoming = Incoming {
         raw,
-        origin: Origin {
-            mailbox,
-            location,
-            imap: None,
-            sent: false,
-        },
+        origin: Origin::local(mailbox, location),
     };
     let ingester = Ingester {
         config,

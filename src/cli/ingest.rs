@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::ingest::Origin;
 use crate::sources::files as source;
 use crate::store::Store;
-use crate::store::{Filed, Incoming, Ingester, Summary};
+use crate::store::file::{Announce, log_filed, parse_error_of};
+use crate::store::{Incoming, Ingester, Summary};
 
 /// Messages filed per transaction by `ingest`.
 const BATCH: usize = 256;
@@ -60,7 +61,9 @@ pub(crate) fn ingest_paths(
     let mut flush = |batch: &mut Vec<Incoming>, summary: &mut Summary| -> Result<()> {
         let filed = ingester.ingest_batch(store, batch, summary)?;
         for (incoming, filed) in batch.iter().zip(&filed) {
-            report(incoming, filed);
+            log_filed(incoming, filed, Announce::Quietly, |ticket| {
+                parse_error_of(store.connection(), ticket).ok().flatten()
+            });
         }
         batch.clear();
         Ok(())
@@ -74,12 +77,7 @@ pub(crate) fn ingest_paths(
                 Ok(raw) => {
                     batch.push(Incoming {
                         raw,
-                        origin: Origin {
-                            mailbox: mailbox.clone(),
-                            location: item.location,
-                            imap: None,
-                            sent: false,
-                        },
+                        origin: Origin::local(mailbox.clone(), item.location),
                     });
                     if batch.len() >= BATCH
                         && let Err(e) = flush(&mut batch, &mut summary)
@@ -105,29 +103,4 @@ pub(crate) fn ingest_paths(
         flush(&mut batch, &mut summary)?;
     }
     Ok(summary)
-}
-
-/// The per-message log line: what became of it, and where it came from.
-fn report(incoming: &Incoming, filed: &Filed) {
-    let location = &incoming.origin.location;
-    match filed {
-        Filed::Stored {
-            ticket,
-            new_ticket,
-            kind,
-            unparsed,
-        } => {
-            let reference = crate::store::reference(*ticket);
-            if *unparsed {
-                tracing::warn!(source = %location, ticket = reference, "stored unparsed: see `postdesk ticket {reference}`");
-            } else {
-                tracing::debug!(source = %location, ticket = reference, new_ticket, kind = kind.as_str(), "filed");
-            }
-        }
-        Filed::Duplicate(ticket) => {
-            tracing::debug!(source = %location, ticket = crate::store::reference(*ticket), "already stored");
-        }
-        Filed::NotATicket(reason) => tracing::debug!(source = %location, "left alone: {reason}"),
-        Filed::Failed(_) => {}
-    }
 }

@@ -156,6 +156,34 @@ pub struct Origin {
     pub sent: bool,
 }
 
+impl Origin {
+    /// A file, a Maildir message or stdin, filed for `mailbox` (None: the first queue).
+    pub fn local(mailbox: Option<String>, location: String) -> Origin {
+        Origin {
+            mailbox,
+            location,
+            imap: None,
+            sent: false,
+        }
+    }
+
+    /// A message on an IMAP server, named as an RFC 5092 IMAP URL path
+    /// (`imap:support/INBOX;UIDVALIDITY=7/;UID=42`).
+    pub fn imap(mailbox: &str, at: ImapLocation, sent: bool) -> Origin {
+        let ImapLocation {
+            folder,
+            uidvalidity,
+            uid,
+        } = &at;
+        Origin {
+            mailbox: Some(mailbox.to_string()),
+            location: format!("imap:{mailbox}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"),
+            imap: Some(at),
+            sent,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapLocation {
     pub folder: String,

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 
 use super::Shared;
 use crate::ingest::Prepared;
+use crate::store::file::{Announce, log_filed, parse_error_of};
 use crate::store::{Filed, Incoming, StoreError, Summary};
 
 /// Runs the pipeline over a batch in one transaction with `finish` (blocking: call from
@@ -45,37 +46,12 @@ pub fn store_prepared(
         shared.deadline_wake.notify_one();
     }
     for (incoming, filed) in batch.iter().zip(&filed) {
-        if let Filed::Stored {
-            ticket,
-            new_ticket: true,
-            kind,
-            unparsed,
-        } = filed
-        {
-            let reference = crate::store::reference(*ticket);
-            if *unparsed {
-                let reason = shared
-                    .read(|conn| parse_error_of(conn, *ticket))
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                tracing::warn!(
-                    source = %incoming.origin.location,
-                    "#{reference}: stored unparsed ({reason}); not acknowledged, see `postdesk ticket {reference}`"
-                );
-            } else {
-                tracing::info!(source = %incoming.origin.location, "#{reference}: new ticket ({})", kind.as_str());
-            }
-        }
+        log_filed(incoming, filed, Announce::NewTickets, |ticket| {
+            shared
+                .read(|conn| parse_error_of(conn, ticket))
+                .ok()
+                .flatten()
+        });
     }
     Ok(summary)
-}
-
-/// Why the (only) message of a quarantined ticket was not parsed.
-fn parse_error_of(conn: &Connection, ticket: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT parse_error FROM messages WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
-        [ticket],
-        |r| r.get(0),
-    )
 }

@@ -43,10 +43,8 @@ pub fn read_path(path: &Path, sink: &mut dyn FnMut(Item)) -> Result<(), SourceEr
             for sub in ["new", "cur"] {
                 let dir = path.join(sub);
                 if dir.is_dir() {
-                    for file in sorted_entries(&dir).map_err(read_error)? {
-                        if file.is_file() {
-                            sink(read_file(&file, "maildir:"));
-                        }
+                    for file in super::maildir::list(&dir).map_err(read_error)? {
+                        sink(read_file(&file, "maildir:"));
                     }
                 }
             }

@@ -65,12 +65,10 @@ fn scan_once(
                 Ok(raw) => {
                     batch.push(Incoming {
                         raw,
-                        origin: Origin {
-                            mailbox: Some(mailbox.name.clone()),
-                            location: format!("maildir:{}", path.display()),
-                            imap: None,
-                            sent: false,
-                        },
+                        origin: Origin::local(
+                            Some(mailbox.name.clone()),
+                            format!("maildir:{}", path.display()),
+                        ),
                     });
                     paths.push(path);
                 }
@@ -102,7 +100,9 @@ fn scan_once(
     Ok(())
 }
 
-fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// The messages in one Maildir folder (`new/` or `cur/`), in name order. Hidden files are
+/// not messages: clients and servers keep working files there under a leading dot.
+pub fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {

@@ -211,3 +211,67 @@ impl Ingester<'_> {
         }
     }
 }
+
+/// Whether each new ticket gets an info line (the daemon, whose journal an operator
+/// watches) or only a debug line (`postdesk ingest`, which prints a summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    NewTickets,
+    Quietly,
+}
+
+/// The one log line of a filed message. `parse_error` says why an unparsed ticket's message
+/// was not parsed (asked only for those).
+pub fn log_filed(
+    incoming: &Incoming,
+    filed: &Filed,
+    announce: Announce,
+    parse_error: impl FnOnce(TicketId) -> Option<String>,
+) {
+    let location = &incoming.origin.location;
+    match filed {
+        Filed::Stored {
+            ticket,
+            unparsed: true,
+            ..
+        } => {
+            let reference = crate::ingest::reference(*ticket);
+            let reason = parse_error(*ticket).unwrap_or_default();
+            tracing::warn!(
+                source = %location,
+                "#{reference}: stored unparsed ({reason}); not acknowledged, see `postdesk ticket {reference}`"
+            );
+        }
+        Filed::Stored {
+            ticket,
+            new_ticket,
+            kind,
+            ..
+        } => {
+            let reference = crate::ingest::reference(*ticket);
+            if *new_ticket && announce == Announce::NewTickets {
+                tracing::info!(source = %location, "#{reference}: new ticket ({})", kind.as_str());
+            } else {
+                tracing::debug!(source = %location, ticket = reference, new_ticket, kind = kind.as_str(), "filed");
+            }
+        }
+        Filed::Duplicate(ticket) => {
+            tracing::debug!(source = %location, ticket = crate::ingest::reference(*ticket), "already stored");
+        }
+        Filed::NotATicket(reason) => tracing::debug!(source = %location, "left alone: {reason}"),
+        // Logged with its cause where it failed (`file_batch_then`).
+        Filed::Failed(_) => {}
+    }
+}
+
+/// Why the (only) message of a quarantined ticket was not parsed.
+pub fn parse_error_of(
+    conn: &rusqlite::Connection,
+    ticket: TicketId,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT parse_error FROM messages WHERE ticket_id = ?1 ORDER BY id DESC LIMIT 1",
+        [ticket],
+        |r| r.get(0),
+    )
+}
