@@ -184,7 +184,7 @@ fn spawn_mailboxes(
         let shutdown = stopped.clone();
         match &mailbox.source {
             MailboxSource::Imap(account) => {
-                tasks.spawn(imap::sync::watch_mailbox(
+                tasks.spawn(imap::watch_mailbox(
                     shared.clone(),
                     mailbox.clone(),
                     account.clone(),
