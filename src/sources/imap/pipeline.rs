@@ -232,16 +232,12 @@ impl Source {
             sent,
             uidvalidity,
         } = self;
-        Origin {
-            mailbox: Some(name.clone()),
-            location: format!("imap:{name}/{folder};UIDVALIDITY={uidvalidity}/;UID={uid}"),
-            imap: Some(ImapLocation {
-                folder: folder.clone(),
-                uidvalidity: *uidvalidity,
-                uid,
-            }),
-            sent: *sent,
-        }
+        let at = ImapLocation {
+            folder: folder.clone(),
+            uidvalidity: *uidvalidity,
+            uid,
+        };
+        Origin::imap(name, at, *sent)
     }
 
     /// What is written in the transaction that stores a batch (`uids`, `filed` as each was
