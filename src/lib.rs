@@ -1,7 +1,12 @@
 //! postdesk: support mailboxes → tickets, queues, acknowledgements and response targets.
 //!
-//! A message goes `source` (or IMAP) → `ingest` (parse, classify, route, thread, decide) →
-//! `store`; deadlines are computed by `sla` on the `config` calendar.
+//! Floors, bottom up; each module imports only those below it (`tests/layers.rs`):
+//! `clock`, `secret`, `config` → `ingest` (the pure core), `sla`, `text` → `store`, `smtp`,
+//! `report`, `compose` → `runtime` → `sources` → `daemon` → `cli`.
+//!
+//! A message goes `sources` → `runtime::filing` → `store::file` (`ingest::prepare`, then
+//! `ingest::decide`, then `store::apply`) → outbox rows, which `daemon::outbox` sends through
+//! `compose` and `smtp`.
 
 #![forbid(unsafe_code)]
 

@@ -1,9 +1,9 @@
 //! The weekly report mail (`[report] recipients`, `weekly = "mon 08:00"` in the `[calendar]`
-//! time zone). The deadline scheduler calls [`queue_due`]: at each weekly slot it writes one
+//! time zone). The deadline scheduler calls `daemon::weekly::queue_due`: at each weekly slot it writes one
 //! outbox row per recipient, together with the slot it reported, in one transaction — so a
 //! slot is reported at most once, also across restarts, and a slot that passed while
 //! postdesk was down is reported at the next start. The outbox worker builds the mail at
-//! send time with [`compose_mail`]: the text report as the body and the HTML page attached.
+//! send time with `compose::weekly`: the text report as the body and the HTML page attached.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
