@@ -4,6 +4,9 @@
 //! `store`; deadlines are computed by `sla` on the `config` calendar.
 
 #![forbid(unsafe_code)]
+// Mail decides the shape of most data here: an index or slice out of range must be a
+// decision (skip, empty, keep), never a panic in a mailbox task. Tests may index.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod cli;
 pub mod clock;
