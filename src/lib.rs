@@ -9,6 +9,9 @@
 //! `compose` and `smtp`.
 
 #![forbid(unsafe_code)]
+// Mail decides the shape of most data here: an index or slice out of range must be a
+// decision (skip, empty, keep), never a panic in a mailbox task. Tests may index.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod cli;
 pub mod clock;

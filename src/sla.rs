@@ -172,14 +172,19 @@ pub fn estimate(
     }
 }
 
-/// The `quantile` (0..=1) of non-empty `samples` by the nearest-rank method.
+/// The `quantile` (0..=1) of non-empty `samples` by the nearest-rank method (zero of none).
 pub fn nearest_rank(samples: &[Duration], quantile: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();
     // The epsilon keeps 0.7 × 10 = 7.000000000000001 at rank 7.
     let rank = (quantile.clamp(0.0, 1.0) * n as f64 - 1e-9).ceil() as usize;
-    sorted[rank.clamp(1, n) - 1]
+    // Ranks count from 1; a rank past the end (quantile 1) is the largest sample.
+    sorted
+        .get(rank.saturating_sub(1))
+        .or(sorted.last())
+        .copied()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -61,7 +61,9 @@ pub fn compose(
     let Some(mailbox) = sending_mailbox(config, job) else {
         return Ok(Composed::Fail(NO_MAILBOX.into()));
     };
-    let queue = config.queue(&facts.queue).unwrap_or(&config.queues[0]);
+    let queue = config
+        .queue(&facts.queue)
+        .unwrap_or_else(|| config.default_queue_config());
     let about = ticket::Mail {
         conn,
         config,

@@ -138,12 +138,20 @@ impl Config {
         self.queues.iter().find(|q| q.name == name)
     }
 
+    /// The first configured queue: where a ticket whose queue is no longer configured is
+    /// counted, and the queue of mail when no mailbox names one.
+    pub fn default_queue_config(&self) -> &Queue {
+        self.queues.first().expect(
+            "config validation keeps at least one queue (the built-in one without [[queue]])",
+        )
+    }
+
     /// The queue for mail that no mailbox or rule places.
     pub fn default_queue(&self) -> &str {
         self.mailboxes
             .first()
             .map(|m| m.queue.as_str())
-            .unwrap_or(&self.queues[0].name)
+            .unwrap_or_else(|| &self.default_queue_config().name)
     }
 
     pub fn mailbox(&self, name: &str) -> Option<&Mailbox> {

@@ -54,6 +54,12 @@ pub fn evidence(parsed: &Parsed) -> Option<String> {
 /// How far into the raw bounce the returned message is looked for.
 const RETURNED_SCAN_BYTES: usize = 512 * 1024;
 
+/// The part of a bounce that is scanned: its first [`RETURNED_SCAN_BYTES`], or all of a
+/// shorter one.
+fn scanned(raw: &[u8]) -> &[u8] {
+    raw.get(..RETURNED_SCAN_BYTES).unwrap_or(raw)
+}
+
 /// At most this many of our Message-IDs are taken from one bounce.
 const MAX_RETURNED: usize = 8;
 
@@ -67,7 +73,7 @@ pub fn returned_ids(raw: &[u8]) -> Vec<String> {
         .expect("message id pattern is valid")
     });
     let mut ids: Vec<String> = Vec::new();
-    for found in OURS.find_iter(&raw[..raw.len().min(RETURNED_SCAN_BYTES)]) {
+    for found in OURS.find_iter(scanned(raw)) {
         let id = String::from_utf8_lossy(found.as_bytes())
             .trim_end_matches('.')
             .to_string();
@@ -92,14 +98,18 @@ pub fn failure(raw: &[u8], text: &str) -> String {
         .expect("delivery status pattern is valid")
     });
     let mut parts: Vec<String> = Vec::new();
-    for field in FIELD.captures_iter(&raw[..raw.len().min(RETURNED_SCAN_BYTES)]) {
-        let name = String::from_utf8_lossy(&field[1]).to_ascii_lowercase();
+    for field in FIELD.captures_iter(scanned(raw)) {
+        // Both groups are required by the pattern, so every match has them.
+        let (Some(name), Some(value)) = (field.get(1), field.get(2)) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(name.as_bytes()).to_ascii_lowercase();
         if parts.iter().any(|p| p.starts_with(&name)) {
             continue;
         }
         parts.push(format!(
             "{name} {}",
-            String::from_utf8_lossy(&field[2]).trim()
+            String::from_utf8_lossy(value.as_bytes()).trim()
         ));
     }
     if parts.is_empty()

@@ -194,7 +194,9 @@ impl<'a, L: Lookup> Step<'a, '_, L> {
     }
 
     fn queue(&self, name: &str) -> &Queue {
-        self.config.queue(name).unwrap_or(&self.config.queues[0])
+        self.config
+            .queue(name)
+            .unwrap_or_else(|| self.config.default_queue_config())
     }
 
     /// Mail the parser could not read: kept whole on a ticket of its own, never acknowledged.

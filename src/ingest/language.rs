@@ -146,10 +146,10 @@ const COMMON_WORDS: [(&str, &[&str]); 8] = [
 const LONGEST_COMMON_WORD: usize = 16;
 
 const COMMON_WORD_COUNT: usize = {
-    let (mut count, mut i) = (0, 0);
-    while i < COMMON_WORDS.len() {
-        count += COMMON_WORDS[i].1.len();
-        i += 1;
+    let (mut count, mut rest): (usize, &[(&str, &[&str])]) = (0, &COMMON_WORDS);
+    while let [(_, words), tail @ ..] = rest {
+        count += words.len();
+        rest = tail;
     }
     count
 };
@@ -186,21 +186,31 @@ pub fn by_common_words(sample: &str) -> Option<&'static str> {
         let Some(lower) = lowercase(word, &mut buffer) else {
             continue;
         };
+        // The index numbers words below COMMON_WORD_COUNT and names places in
+        // COMMON_WORDS, so both slots are there.
         if let Some(&(language, number)) = index.get(lower)
-            && !std::mem::replace(&mut seen[number], true)
+            && seen
+                .get_mut(number)
+                .is_some_and(|seen| !std::mem::replace(seen, true))
+            && let Some(count) = different_words.get_mut(language)
         {
-            different_words[language] += 1;
+            *count += 1;
         }
     }
-    let best = (0..different_words.len()).max_by_key(|&i| different_words[i])?;
-    let runner_up = (0..different_words.len())
-        .filter(|&i| i != best)
-        .map(|i| different_words[i])
+    let counted = || {
+        COMMON_WORDS
+            .iter()
+            .map(|(code, _)| *code)
+            .zip(different_words)
+    };
+    let (best, best_count) = counted().max_by_key(|&(_, count)| count)?;
+    let runner_up = counted()
+        .filter(|&(code, _)| code != best)
+        .map(|(_, count)| count)
         .max()
         .unwrap_or(0);
-    let clear = different_words[best] >= MIN_COMMON_WORDS
-        && different_words[best] >= MIN_COMMON_LEAD * runner_up;
-    clear.then_some(COMMON_WORDS[best].0)
+    let clear = best_count >= MIN_COMMON_WORDS && best_count >= MIN_COMMON_LEAD * runner_up;
+    clear.then_some(best)
 }
 
 /// `word` in lower case, borrowed when it already is, else written into `buffer`; `None`
@@ -210,7 +220,7 @@ fn lowercase<'a>(word: &'a str, buffer: &'a mut [u8; LONGEST_COMMON_WORD]) -> Op
         if !word.bytes().any(|b| b.is_ascii_uppercase()) {
             return Some(word);
         }
-        let lower = &mut buffer[..word.len()];
+        let lower = buffer.get_mut(..word.len())?;
         lower.copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
         return std::str::from_utf8(lower).ok();
@@ -223,13 +233,10 @@ fn lowercase<'a>(word: &'a str, buffer: &'a mut [u8; LONGEST_COMMON_WORD]) -> Op
     let mut len = 0;
     for c in word.chars().flat_map(char::to_lowercase) {
         let end = len + c.len_utf8();
-        if end > buffer.len() {
-            return None;
-        }
-        c.encode_utf8(&mut buffer[len..end]);
+        c.encode_utf8(buffer.get_mut(len..end)?);
         len = end;
     }
-    std::str::from_utf8(&buffer[..len]).ok()
+    std::str::from_utf8(buffer.get(..len)?).ok()
 }
 
 /// Languages support mail is usually written in; a smaller candidate set makes whatlang far

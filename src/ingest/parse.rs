@@ -124,12 +124,18 @@ fn digest(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hex(&hasher.finalize()[..16])
+    hex_prefix(&hasher.finalize(), 16)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 * bytes.len());
-    for b in bytes {
+    hex_prefix(bytes, bytes.len())
+}
+
+/// The first `len` bytes of `bytes` (all of them when there are fewer) in hex: a digest or
+/// MAC cut to the length a key or token uses.
+pub(crate) fn hex_prefix(bytes: &[u8], len: usize) -> String {
+    let mut out = String::with_capacity(2 * len.min(bytes.len()));
+    for b in bytes.iter().take(len) {
         let _ = write!(out, "{b:02x}");
     }
     out

@@ -243,7 +243,9 @@ pub fn compute(
 /// The queue a ticket is counted under: its own, or the first configured one when its queue
 /// is no longer in the configuration.
 fn queue_of<'c>(config: &'c Config, name: &str) -> &'c Queue {
-    config.queue(name).unwrap_or(&config.queues[0])
+    config
+        .queue(name)
+        .unwrap_or_else(|| config.default_queue_config())
 }
 
 /// The queues listed: the configured ones (only `queue` when one is asked for, even when it

@@ -116,10 +116,11 @@ fn read_mbox(path: &Path, sink: &mut dyn FnMut(Item)) -> io::Result<()> {
             continue;
         }
         let body = current.get_or_insert_with(Vec::new);
-        let quoted = line.iter().position(|&b| b != b'>');
-        match quoted {
-            Some(n) if n > 0 && line[n..].starts_with(b"From ") => {
-                body.extend_from_slice(&line[1..])
+        // mboxrd: a line that is `From ` behind `>`s gained one more `>` when it was
+        // written; reading takes that one off.
+        match line.strip_prefix(b">") {
+            Some(unquoted) if without_quotes(unquoted).starts_with(b"From ") => {
+                body.extend_from_slice(unquoted)
             }
             _ => body.extend_from_slice(&line),
         }
@@ -148,8 +149,7 @@ pub fn write_mbox_message(
         .unwrap_or("MAILER-DAEMON");
     writeln!(out, "From {sender} {}", at.strftime("%a %b %e %H:%M:%S %Y"))?;
     for line in raw.split_inclusive(|&b| b == b'\n') {
-        let quotes = line.iter().take_while(|&&b| b == b'>').count();
-        if line[quotes..].starts_with(b"From ") {
+        if without_quotes(line).starts_with(b"From ") {
             out.write_all(b">")?;
         }
         out.write_all(line)?;
@@ -158,6 +158,15 @@ pub fn write_mbox_message(
         out.write_all(b"\n")?;
     }
     out.write_all(b"\n")
+}
+
+/// `line` after the `>` that quote a `From ` line in an mbox.
+fn without_quotes(line: &[u8]) -> &[u8] {
+    let mut rest = line;
+    while let Some(unquoted) = rest.strip_prefix(b">") {
+        rest = unquoted;
+    }
+    rest
 }
 
 /// The blank line before the next `From ` belongs to the mbox, not the message.
@@ -173,8 +182,9 @@ fn trim_separator_blank(raw: &mut Vec<u8>) {
 fn strip_envelope_line(raw: Vec<u8>) -> Vec<u8> {
     if raw.starts_with(b"From ")
         && let Some(end) = raw.iter().position(|&b| b == b'\n')
+        && let Some(message) = raw.get(end + 1..)
     {
-        return raw[end + 1..].to_vec();
+        return message.to_vec();
     }
     raw
 }

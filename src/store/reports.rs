@@ -78,8 +78,8 @@ pub fn ticket_histories(
     let mut rows = stmt.query(params![since, until, queue])?;
     while let Some(row) = rows.next()? {
         let ticket: TicketId = row.get(0)?;
-        if let Some(&i) = index.get(&ticket) {
-            tickets[i].messages.push((row.get(1)?, row.get(2)?));
+        if let Some(listed) = index.get(&ticket).and_then(|&i| tickets.get_mut(i)) {
+            listed.messages.push((row.get(1)?, row.get(2)?));
         }
     }
     Ok(tickets)

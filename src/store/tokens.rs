@@ -11,7 +11,8 @@ use crate::ingest::{TicketId, reference, ticket_of_reference};
 /// it cannot be derived from the public reference. It threads the customer's reply and
 /// grants nothing else.
 pub(crate) fn reply_token(key: &[u8], ticket: TicketId) -> String {
-    crate::ingest::parse::hex(&ticket_mac(key, b"postdesk reply token v1:", ticket)[..10])
+    let mac = ticket_mac(key, b"postdesk reply token v1:", ticket);
+    crate::ingest::parse::hex_prefix(&mac, 10)
 }
 
 /// HMAC label of agent tokens: different from the reply token's, so that one never
@@ -27,7 +28,7 @@ pub fn agent_token(key: &[u8], ticket: TicketId) -> String {
     format!(
         "{}.{}",
         reference(ticket),
-        crate::ingest::parse::hex(&mac[..AGENT_MAC_BYTES])
+        crate::ingest::parse::hex_prefix(&mac, AGENT_MAC_BYTES)
     )
 }
 

@@ -19,33 +19,49 @@ pub(crate) fn primary_language(tag: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Plural category of `n` for the languages we know: 0 = one, 1 = few, 2 = many/other.
-fn plural(n: u64, language: &str) -> usize {
+/// Plural category of a number (CLDR's one, few, many/other).
+#[derive(Clone, Copy)]
+enum Plural {
+    One,
+    Few,
+    Many,
+}
+
+/// The units a duration is said in.
+#[derive(Clone, Copy)]
+enum Unit {
+    Minute,
+    Hour,
+    Day,
+}
+
+/// Plural category of `n` for the languages we know.
+fn plural(n: u64, language: &str) -> Plural {
     let (ones, tens) = (n % 10, n % 100);
     match language {
         "ru" | "uk" => {
             if ones == 1 && tens != 11 {
-                0
+                Plural::One
             } else if (2..=4).contains(&ones) && !(12..=14).contains(&tens) {
-                1
+                Plural::Few
             } else {
-                2
+                Plural::Many
             }
         }
         "pl" => {
             if n == 1 {
-                0
+                Plural::One
             } else if (2..=4).contains(&ones) && !(12..=14).contains(&tens) {
-                1
+                Plural::Few
             } else {
-                2
+                Plural::Many
             }
         }
         _ => {
             if n == 1 {
-                0
+                Plural::One
             } else {
-                2
+                Plural::Many
             }
         }
     }
@@ -77,6 +93,21 @@ fn unit_forms(language: &str) -> [[&'static str; 3]; 3] {
     }
 }
 
+/// The word for `unit` in plural category `plural`, from [`unit_forms`].
+fn unit_word(forms: [[&'static str; 3]; 3], unit: Unit, plural: Plural) -> &'static str {
+    let [minute, hour, day] = forms;
+    let [one, few, many] = match unit {
+        Unit::Minute => minute,
+        Unit::Hour => hour,
+        Unit::Day => day,
+    };
+    match plural {
+        Plural::One => one,
+        Plural::Few => few,
+        Plural::Many => many,
+    }
+}
+
 /// A duration as people say it in `language` (en, ru, uk, pl; others get English), with
 /// at most two units and rounded up: "45 minutes", "4 часа", "1 godzina 30 minut",
 /// "2 дні 3 години". Under an hour counts minutes, under a day hours and minutes, else days
@@ -84,30 +115,64 @@ fn unit_forms(language: &str) -> [[&'static str; 3]; 3] {
 pub fn human_duration(d: Duration, language: &str) -> String {
     let language = primary_language(language);
     let forms = unit_forms(&language);
-    let word = |n: u64, unit: usize| format!("{n} {}", forms[unit][plural(n, &language)]);
+    let word = |n: u64, unit: Unit| format!("{n} {}", unit_word(forms, unit, plural(n, &language)));
     let minutes = d.as_secs().div_ceil(60);
     if minutes < 60 {
-        return word(minutes, 0);
+        return word(minutes, Unit::Minute);
     }
     if minutes < 24 * 60 {
         let (h, m) = (minutes / 60, minutes % 60);
         return if m == 0 {
-            word(h, 1)
+            word(h, Unit::Hour)
         } else {
-            format!("{} {}", word(h, 1), word(m, 0))
+            format!("{} {}", word(h, Unit::Hour), word(m, Unit::Minute))
         };
     }
     let hours = minutes.div_ceil(60);
     let (days, h) = (hours / 24, hours % 24);
     if h == 0 {
-        word(days, 2)
+        word(days, Unit::Day)
     } else {
-        format!("{} {}", word(days, 2), word(h, 1))
+        format!("{} {}", word(days, Unit::Day), word(h, Unit::Hour))
+    }
+}
+
+/// The one of `names` (Monday first) for `day`.
+fn of_weekday<T>(names: [T; 7], day: Weekday) -> T {
+    let [
+        monday,
+        tuesday,
+        wednesday,
+        thursday,
+        friday,
+        saturday,
+        sunday,
+    ] = names;
+    match day {
+        Weekday::Monday => monday,
+        Weekday::Tuesday => tuesday,
+        Weekday::Wednesday => wednesday,
+        Weekday::Thursday => thursday,
+        Weekday::Friday => friday,
+        Weekday::Saturday => saturday,
+        Weekday::Sunday => sunday,
+    }
+}
+
+/// The weekday of a calendar key (1 = Monday … 7 = Sunday; keys outside are clamped).
+fn weekday_of_key(key: WeekdayKey) -> Weekday {
+    match key.0 {
+        ..=1 => Weekday::Monday,
+        2 => Weekday::Tuesday,
+        3 => Weekday::Wednesday,
+        4 => Weekday::Thursday,
+        5 => Weekday::Friday,
+        6 => Weekday::Saturday,
+        _ => Weekday::Sunday,
     }
 }
 
 fn weekday_name(day: Weekday, language: &str) -> &'static str {
-    let i = usize::try_from(day.to_monday_zero_offset()).unwrap_or(0);
     let names: [&str; 7] = match language {
         "ru" => [
             "понедельник",
@@ -146,12 +211,11 @@ fn weekday_name(day: Weekday, language: &str) -> &'static str {
             "Sunday",
         ],
     };
-    names[i]
+    of_weekday(names, day)
 }
 
 /// "7 December" / "7 декабря" / "7 грудня" / "7 grudnia" (the genitive month after a day).
 fn day_and_month(date: Date, language: &str) -> String {
-    let i = usize::try_from(date.month() - 1).unwrap_or(0);
     let months: [&str; 12] = match language {
         "ru" => [
             "января",
@@ -210,7 +274,23 @@ fn day_and_month(date: Date, language: &str) -> String {
             "December",
         ],
     };
-    format!("{} {}", date.day(), months[i])
+    let [jan, feb, mar, apr, may, jun, jul, aug, sep, oct, nov, dec] = months;
+    // jiff's months are 1..=12.
+    let month = match date.month() {
+        ..=1 => jan,
+        2 => feb,
+        3 => mar,
+        4 => apr,
+        5 => may,
+        6 => jun,
+        7 => jul,
+        8 => aug,
+        9 => sep,
+        10 => oct,
+        11 => nov,
+        _ => dec,
+    };
+    format!("{} {month}", date.day())
 }
 
 /// Weekday and time, with the date too when `due` is a week or more after `now` (local
@@ -276,7 +356,7 @@ pub fn business_hours_text(calendar: &Calendar, language: &str) -> String {
         };
         return format!("{always} ({zone})");
     }
-    let name = |key: WeekdayKey| days[usize::try_from(key.0 - 1).unwrap_or(0).min(6)];
+    let name = |key: WeekdayKey| of_weekday(days, weekday_of_key(key));
     // Runs of consecutive weekdays with the same hours.
     let mut runs: Vec<(
         WeekdayKey,

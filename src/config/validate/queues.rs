@@ -32,8 +32,12 @@ pub(super) fn queues(
     }
     if queues.is_empty() {
         queues = builtin;
-        queues[0].policy = defaults.clone();
-        queues[0].calendar = calendar.clone();
+        // The built-in configuration has its one queue; it answers by `[defaults]` and
+        // `[calendar]`.
+        if let Some(only) = queues.first_mut() {
+            only.policy = defaults.clone();
+            only.calendar = calendar.clone();
+        }
     }
     queues
 }

@@ -47,7 +47,11 @@ impl RawMailbox {
             );
         }
         check_address(&format!("{key}.address"), &self.address, problems);
-        let queue = self.queue.unwrap_or_else(|| queues[0].name.clone());
+        // Without a queue of its own, the first one; were there none, `check_queue` reports
+        // the empty name.
+        let queue = self
+            .queue
+            .unwrap_or_else(|| queues.first().map(|q| q.name.clone()).unwrap_or_default());
         check_queue(&format!("{key}.queue"), &queue, queues, problems);
         let source = match (self.imap, self.maildir) {
             (Some(imap), None) => MailboxSource::Imap(imap.validate(key, problems)),

@@ -29,7 +29,7 @@ pub fn visible_text(body: &str) -> String {
         }
     }
     if let Some((i, at)) = cut.partial {
-        kept.push(lines[i].get(..at).unwrap_or_default());
+        kept.push(lines.get(i).and_then(|l| l.get(..at)).unwrap_or_default());
     }
     let kept = drop_history_quotes(&kept);
     tidy(&kept)
@@ -52,8 +52,7 @@ fn find_history(lines: &[&str]) -> Cut {
         attribution_lines: vec![false; lines.len()],
     };
     let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
+    while let Some(&line) = lines.get(i) {
         if is_quoted(line) || line.trim().is_empty() {
             i += 1;
             continue;
@@ -73,7 +72,10 @@ fn find_history(lines: &[&str]) -> Cut {
                 return cut;
             }
             // An answer follows the quote: the attribution goes, the quote stays in play.
-            cut.attribution_lines[i..=last].fill(true);
+            // (`attribution_at` ends it on a line of `lines`, so the range is there.)
+            if let Some(attribution) = cut.attribution_lines.get_mut(i..=last) {
+                attribution.fill(true);
+            }
             i = last + 1;
             continue;
         }
@@ -98,30 +100,35 @@ fn history_follows(lines: &[&str], last: usize) -> bool {
     let Some(first) = next_non_blank(lines, last + 1) else {
         return true;
     };
-    if !is_quoted(lines[first]) {
+    if !lines.get(first).is_some_and(|l| is_quoted(l)) {
         return true;
     }
     let Some(after) = next_non_blank(lines, quote_region_end(lines, first)) else {
         return true;
     };
-    let trimmed = lines[after].trim();
+    let trimmed = lines.get(after).map_or("", |l| l.trim());
     RULE_LINE.is_match(trimmed) || ends_text(lines, after) || attribution_at(lines, after).is_some()
 }
 
 fn next_non_blank(lines: &[&str], from: usize) -> Option<usize> {
-    (from..lines.len()).find(|&i| !lines[i].trim().is_empty())
+    lines
+        .iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| i)
 }
 
 /// The index just past the quote starting at `first`: quoted lines, blank lines between
 /// them, and lines the quoting client's wrap broke out of the quote.
 fn quote_region_end(lines: &[&str], first: usize) -> usize {
     let mut i = first;
-    while i < lines.len() {
-        if is_quoted(lines[i]) || is_wrapped_quote(lines, i) {
+    while let Some(&line) = lines.get(i) {
+        if is_quoted(line) || is_wrapped_quote(lines, i) {
             i += 1;
-        } else if lines[i].trim().is_empty() {
+        } else if line.trim().is_empty() {
             match next_non_blank(lines, i) {
-                Some(next) if is_quoted(lines[next]) => i = next,
+                Some(next) if lines.get(next).is_some_and(|l| is_quoted(l)) => i = next,
                 _ => break,
             }
         } else {
@@ -134,13 +141,15 @@ fn quote_region_end(lines: &[&str], first: usize) -> usize {
 /// An unquoted line between two quoted ones, under a quoted line long enough to have been
 /// wrapped: the rest of that quoted line.
 fn is_wrapped_quote(lines: &[&str], i: usize) -> bool {
-    i > 0
-        && i + 1 < lines.len()
-        && !lines[i].trim().is_empty()
-        && !is_quoted(lines[i])
-        && is_quoted(lines[i - 1])
-        && is_quoted(lines[i + 1])
-        && (lines[i - 1].chars().count() >= WRAP_WIDTH || is_bare_link(lines[i]))
+    // The first and the last line have no line on both sides.
+    let Some(&[above, line, below]) = i.checked_sub(1).and_then(|a| lines.get(a..=i + 1)) else {
+        return false;
+    };
+    !line.trim().is_empty()
+        && !is_quoted(line)
+        && is_quoted(above)
+        && is_quoted(below)
+        && (above.chars().count() >= WRAP_WIDTH || is_bare_link(line))
 }
 
 /// A line that is only a link: clients put a long URL of a quoted line on a line of its
@@ -158,19 +167,28 @@ fn is_quoted(line: &str) -> bool {
 /// Quotes below the last answer (top-posting) and a quote above a bottom-posted answer are
 /// history; quotes between answers stay, so each answer keeps its question.
 fn drop_history_quotes<'a>(lines: &[&'a str]) -> Vec<&'a str> {
-    let quoted: Vec<bool> = (0..lines.len())
-        .map(|i| is_quoted(lines[i]) || is_wrapped_quote(lines, i))
+    let quoted: Vec<bool> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| is_quoted(line) || is_wrapped_quote(lines, i))
         .collect();
-    let is_text = |i: usize| !quoted[i] && !lines[i].trim().is_empty();
-    let Some(first_text) = (0..lines.len()).find(|&i| is_text(i)) else {
+    let is_text: Vec<bool> = lines
+        .iter()
+        .zip(&quoted)
+        .map(|(line, &quoted)| !quoted && !line.trim().is_empty())
+        .collect();
+    let Some(first_text) = is_text.iter().position(|&t| t) else {
         return Vec::new();
     };
-    let last_text = (0..lines.len())
-        .rfind(|&i| is_text(i))
-        .unwrap_or(first_text);
-    let interleaved = (first_text..last_text).any(|i| quoted[i]);
+    let last_text = is_text.iter().rposition(|&t| t).unwrap_or(first_text);
+    let interleaved = quoted.iter().take(last_text).skip(first_text).any(|&q| q);
     let from = if interleaved { 0 } else { first_text };
-    lines[from..=last_text].to_vec()
+    lines
+        .iter()
+        .copied()
+        .take(last_text + 1)
+        .skip(from)
+        .collect()
 }
 
 /// Without blank lines around the text, rules left above a cut, or trailing spaces.
@@ -182,11 +200,11 @@ fn tidy(lines: &[&str]) -> String {
     {
         lines.pop();
     }
-    let first = lines
-        .iter()
-        .position(|l| !l.trim().is_empty())
-        .unwrap_or(lines.len());
-    lines[first..].join("\n")
+    let text: Vec<&str> = lines
+        .into_iter()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    text.join("\n")
 }
 
 #[cfg(test)]

@@ -315,17 +315,23 @@ pub fn batches(
     max_bytes: u64,
 ) -> Vec<&[u32]> {
     let mut cut = Vec::new();
-    let (mut start, mut bytes) = (0, 0u64);
-    for (i, &uid) in uids.iter().enumerate() {
+    // `rest` starts with the `taken` UIDs of the batch being filled.
+    let mut rest = uids;
+    let (mut taken, mut bytes) = (0, 0u64);
+    for &uid in uids {
         let size = size_of(uid);
-        if i > start && (i - start == max_count || bytes.saturating_add(size) > max_bytes) {
-            cut.push(&uids[start..i]);
-            (start, bytes) = (i, 0);
+        if taken > 0
+            && (taken == max_count || bytes.saturating_add(size) > max_bytes)
+            && let Some((batch, after)) = rest.split_at_checked(taken)
+        {
+            cut.push(batch);
+            (rest, taken, bytes) = (after, 0, 0);
         }
+        taken += 1;
         bytes = bytes.saturating_add(size);
     }
-    if start < uids.len() {
-        cut.push(&uids[start..]);
+    if !rest.is_empty() {
+        cut.push(rest);
     }
     cut
 }

@@ -131,15 +131,16 @@ pub(super) async fn store_flags(
 
 /// `[1,2,3,5,7,8]` → `1:3,5,7:8`.
 pub fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
+    // Runs of consecutive UIDs, in the order given.
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &uid in uids {
+        match runs.last_mut() {
+            Some((_, end)) if end.checked_add(1) == Some(uid) => *end = uid,
+            _ => runs.push((uid, uid)),
         }
+    }
+    let mut out = String::new();
+    for (start, end) in runs {
         if !out.is_empty() {
             out.push(',');
         }
@@ -148,7 +149,6 @@ pub fn uid_set(uids: &[u32]) -> String {
         } else {
             out.push_str(&format!("{start}:{end}"));
         }
-        i += 1;
     }
     out
 }

@@ -89,20 +89,13 @@ async fn session_loop(
         if *shutdown.borrow() {
             break;
         }
-        if can_idle {
+        // IDLE watches the first folder; a mailbox without folders (config validation
+        // refuses one) would only poll.
+        if can_idle && let Some(idle_folder) = mailbox.folders.first() {
             // The last look before IDLE is a SELECT of the idle folder: mail that arrived
             // while we stored and set keywords shows there (a SELECT reports it in its own
             // result, never as an announcement), and later mail is announced from then on.
-            if sync_folder(
-                shared,
-                mailbox,
-                &mailbox.folders[0],
-                false,
-                &mut session,
-                shutdown,
-            )
-            .await?
-            {
+            if sync_folder(shared, mailbox, idle_folder, false, &mut session, shutdown).await? {
                 continue;
             }
             if !new_mail_announced(&session) {

@@ -89,7 +89,8 @@ pub(super) fn attribution_after_sentence(line: &str) -> Option<usize> {
 
 /// If an attribution starts at line `i`, the index of its last line.
 pub(super) fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
-    if DATED_ADDRESS_LINE.is_match(lines[i].trim()) && next_text_is_quoted(lines, i) {
+    let line = lines.get(i)?;
+    if DATED_ADDRESS_LINE.is_match(line.trim()) && next_text_is_quoted(lines, i) {
         return Some(i);
     }
     let last_possible = (i + MAX_ATTRIBUTION_LINES).min(lines.len());
@@ -100,8 +101,12 @@ pub(super) fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
         if is_attribution(lines, i, last) {
             // A shorter attribution ending on the same line starts later: the lines above
             // it are the writer's own.
-            let starts_later = (i + 1..=last)
-                .any(|later| opens_strongly(lines[later]) && is_attribution(lines, later, last));
+            let starts_later = lines
+                .iter()
+                .enumerate()
+                .take(last + 1)
+                .skip(i + 1)
+                .any(|(later, line)| opens_strongly(line) && is_attribution(lines, later, last));
             return (!starts_later).then_some(last);
         }
     }
@@ -110,17 +115,20 @@ pub(super) fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
 
 /// Line `last` can be the next line of an attribution wrapped over several lines.
 fn window_continues(lines: &[&str], last: usize) -> bool {
-    let line = lines[last];
-    if line.trim().is_empty() {
+    let Some(&line) = lines.get(last).filter(|l| !l.trim().is_empty()) else {
         return false;
-    }
+    };
+    let above = last.checked_sub(1).and_then(|a| lines.get(a));
     !is_quoted(line)
-        || (last > 0 && QUOTED_VERB_LINE.is_match(line.trim()) && opens_angle(lines[last - 1]))
+        || (QUOTED_VERB_LINE.is_match(line.trim()) && above.is_some_and(|a| opens_angle(a)))
 }
 
 /// Lines `first..=last`, joined, read as a client's attribution line.
 fn is_attribution(lines: &[&str], first: usize, last: usize) -> bool {
-    let start = lines[first].trim();
+    let Some(window) = lines.get(first..=last) else {
+        return false;
+    };
+    let start = window.first().map_or("", |l| l.trim());
     if start.starts_with(['<', '(', '[']) || closes_before_opening(start) {
         // The tail of an address wrapped from the line above.
         return false;
@@ -131,10 +139,10 @@ fn is_attribution(lines: &[&str], first: usize, last: usize) -> bool {
     if (first + 1..=last).any(|l| !window_continues(lines, l)) {
         return false;
     }
-    if lines[first..=last].iter().map(|l| l.len()).sum::<usize>() > MAX_ATTRIBUTION_BYTES {
+    if window.iter().map(|l| l.len()).sum::<usize>() > MAX_ATTRIBUTION_BYTES {
         return false;
     }
-    let joined = lines[first..=last]
+    let joined = window
         .iter()
         .map(|l| l.trim())
         .collect::<Vec<_>>()

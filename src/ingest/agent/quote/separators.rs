@@ -113,7 +113,9 @@ const HEADER_BLOCK_LINES: usize = 12;
 /// A signature delimiter, a device footer, an "Original Message" separator or a header
 /// block: nothing the writer typed follows.
 pub(super) fn ends_text(lines: &[&str], i: usize) -> bool {
-    let trimmed = lines[i].trim();
+    let Some(trimmed) = lines.get(i).map(|l| l.trim()) else {
+        return false;
+    };
     trimmed == "--"
         || is_device_footer(trimmed)
         || ORIGINAL_MESSAGE.is_match(trimmed)
@@ -151,7 +153,7 @@ fn is_device_footer(trimmed: &str) -> bool {
 /// `From:` (in any language) with at least two more fields close below: Outlook puts
 /// blank lines between them when it converts HTML, and long values wrap onto a second line.
 fn starts_header_block(lines: &[&str], i: usize) -> bool {
-    if !HEADER_FIELD.is_match(lines[i]) {
+    if !lines.get(i).is_some_and(|l| HEADER_FIELD.is_match(l)) {
         return false;
     }
     let mut fields = 0;
