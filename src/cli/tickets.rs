@@ -68,7 +68,10 @@ fn person_cell(name: Option<&str>, address: &str, width: usize) -> String {
     }
     let room = width.saturating_sub(address.chars().count() + 3);
     match name {
-        Some(name) if room >= 4 => format!("{} <{address}>", clip(name.trim(), room)),
+        Some(name) if room >= 4 => {
+            let name = clip(name.trim(), room).replace(" …", "…");
+            format!("{name} <{address}>")
+        }
         _ => clip(address, width),
     }
 }
@@ -435,6 +438,10 @@ mod tests {
         );
         assert_eq!(
             person_cell(alice, "alice@x.example", 24),
+            "Alice… <alice@x.example>"
+        );
+        assert_eq!(
+            person_cell(alice, "alice@x.example", 25),
             "Alice… <alice@x.example>"
         );
         assert_eq!(person_cell(alice, "alice@x.example", 20), "alice@x.example");
