@@ -4,9 +4,36 @@
 //! OSC 52, put text on the clipboard. [`visible`] (for a body's lines) and [`visible_line`]
 //! (for a value on a line of its own) are the one way such text reaches a terminal from
 //! postdesk's human-readable output.
+//!
+//! [`stdout`] is where a command's results go, and [`closed_pipe`] tells its caller that
+//! the reader went away (`postdesk tickets | head -1`): the end of the output, not a failure.
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::io::{BufWriter, ErrorKind, StdoutLock};
+
+/// Standard output for a command's results, buffered (a listing of thousands of tickets is
+/// a few writes, not one per line). Write through it with `writeln!` and `?`, never with
+/// `println!`, which panics when the reader has gone; end with `flush()?`.
+pub fn stdout() -> BufWriter<StdoutLock<'static>> {
+    BufWriter::new(std::io::stdout().lock())
+}
+
+/// Whether `error` (or one of its causes) is a write into a pipe or socket whose reader has
+/// gone: for output on stdout the quiet end of a command, as for `ls` or `git log`.
+pub fn closed_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
 
 /// The text with every character that can steer a terminal shown as a visible escape
 /// (`\u{1b}`): C0 controls but tab and newline (so also a bare CR), DEL, the C1 controls
@@ -57,6 +84,18 @@ fn steers(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_pipe_is_found_among_the_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("writing the listing")]
+        struct Listing(#[source] std::io::Error);
+        let gone = std::io::Error::from(ErrorKind::BrokenPipe);
+        assert!(closed_pipe(&Listing(gone)));
+        let full = std::io::Error::from(ErrorKind::StorageFull);
+        assert!(!closed_pipe(&Listing(full)));
+        assert!(!closed_pipe(&std::fmt::Error));
+    }
 
     #[test]
     fn osc_52_and_cursor_movement_are_shown_not_run() {

@@ -29,12 +29,12 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
             status,
             breached,
             json,
-        } => tickets::tickets(&config, queue, status, breached, json),
+        } => tickets::tickets(&config, cli.utc, queue, status, breached, json),
         Command::Ticket {
             reference,
             json,
             mbox,
-        } => tickets::ticket(&config, &reference, json, mbox),
+        } => tickets::ticket(&config, cli.utc, &reference, json, mbox),
         Command::Outbox { action, all, json } => admin::outbox(&config, action, all, json),
         Command::Report {
             since,
@@ -47,7 +47,9 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
             mailbox,
             json,
         } => explain::command(&config, &file, mailbox, json),
-        Command::Search { query, limit, json } => tickets::search(&config, &query, limit, json),
-        Command::Customer { address, json } => tickets::customer(&config, &address, json),
+        Command::Search { query, limit, json } => {
+            tickets::search(&config, cli.utc, &query, limit, json)
+        }
+        Command::Customer { address, json } => tickets::customer(&config, cli.utc, &address, json),
     }
 }

@@ -24,11 +24,10 @@ pub(super) fn print_doc(doc: &DocCommand) -> Result<()> {
             // The main page again, with the sections clap does not know.
             write_man_page(&mut text)?;
             std::fs::write(dir.join("postdesk.1"), &text).map_err(written)?;
-            println!("man pages written to {}", dir.display());
-            return Ok(());
+            text = format!("man pages written to {}\n", dir.display()).into_bytes();
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::terminal::stdout();
     out.write_all(&text)?;
     out.flush()?;
     Ok(())
@@ -38,7 +37,9 @@ pub(super) fn print_doc(doc: &DocCommand) -> Result<()> {
 /// for in one (exit status, environment, files).
 fn write_man_page(out: &mut dyn Write) -> std::io::Result<()> {
     use roff::{Roff, bold, roman};
-    let man = clap_mangen::Man::new(Cli::command().long_about(
+    // Without the `help` subcommand, as `generate_to` writes the pages: no page refers to a
+    // postdesk-help(1) that is never written.
+    let man = clap_mangen::Man::new(Cli::command().disable_help_subcommand(true).long_about(
         "postdesk watches support mailboxes (IMAP or Maildir), files every message into a \
          ticket in SQLite, acknowledges customers with a realistic expected answer time, and \
          flags every request that misses its response target. `postdesk run` is the daemon; \

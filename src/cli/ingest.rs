@@ -1,6 +1,7 @@
 //! `postdesk ingest PATH...`: .eml files, Maildir folders, mbox files or stdin through the
 //! pipeline into the store, with a summary and a log line per message.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,10 +32,13 @@ pub(super) fn ingest(
     if json {
         print_json(&summary)?;
     } else {
-        println!(
+        let mut out = crate::terminal::stdout();
+        writeln!(
+            out,
             "ingested {}, duplicates {}, quarantined {}, failed {}",
             summary.ingested, summary.duplicates, summary.quarantined, summary.failed
-        );
+        )?;
+        out.flush()?;
     }
     Ok(if summary.failed > 0 {
         ExitCode::from(1)

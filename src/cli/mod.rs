@@ -4,16 +4,19 @@
 //! This file holds the clap definitions and what every command shares; `dispatch` sends
 //! each command to its own function, one file per concern.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand, ValueEnum, ValueHint};
 use serde::Serialize;
 
 use crate::config::{self, Config, ConfigError};
+use crate::ingest::Status;
 use crate::store::Store;
-use crate::terminal::visible_line;
+use crate::terminal::{closed_pipe, visible_line};
 
 mod admin;
 mod dispatch;
@@ -35,22 +38,54 @@ mod tests;
 )]
 pub struct Cli {
     /// Config file [default: /etc/postdesk/postdesk.toml if it exists, else built-in defaults]
-    #[arg(long, global = true, env = "POSTDESK_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "POSTDESK_CONFIG",
+        value_name = "FILE",
+        value_hint = ValueHint::FilePath
+    )]
     config: Option<PathBuf>,
     /// SQLite database, overriding the config's `database`
-    #[arg(long, global = true, env = "POSTDESK_DB", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "POSTDESK_DB",
+        value_name = "PATH",
+        value_hint = ValueHint::FilePath
+    )]
     db: Option<PathBuf>,
     /// Log format on stderr
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Show times in UTC instead of the desk's time zone ([calendar] timezone)
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
+    /// One line per event, for people (and the journal)
     Text,
+    /// One JSON object per event, for a log collector
     Json,
+}
+
+/// `--status`: the ticket statuses, offered by shell completion.
+fn status_values() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        [
+            Status::New,
+            Status::Acknowledged,
+            Status::Answered,
+            Status::Pending,
+            Status::Closed,
+            Status::Ignored,
+        ]
+        .map(Status::as_str),
+    )
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,10 +95,10 @@ enum Command {
     /// File messages from .eml files, Maildir folders, mbox files or stdin (`-`)
     Ingest {
         /// Files or folders to read; `-` reads one message from stdin
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(required = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
         paths: Vec<PathBuf>,
         /// Treat the messages as arriving in this configured mailbox (its default queue)
-        #[arg(long)]
+        #[arg(long, value_name = "NAME", value_hint = ValueHint::Other)]
         mailbox: Option<String>,
         /// Print the summary as JSON
         #[arg(long)]
@@ -71,21 +106,25 @@ enum Command {
     },
     /// List tickets
     Tickets {
-        #[arg(long)]
+        /// Only tickets of this configured queue
+        #[arg(long, value_name = "QUEUE", value_hint = ValueHint::Other)]
         queue: Option<String>,
-        /// new, acknowledged, answered, pending, closed or ignored
-        #[arg(long)]
+        /// Only tickets in this status (new: waiting for an agent)
+        #[arg(long, value_name = "STATUS", value_parser = status_values())]
         status: Option<String>,
         /// Only tickets that missed their response target
         #[arg(long)]
         breached: bool,
+        /// Print the tickets as one JSON array
         #[arg(long)]
         json: bool,
     },
     /// Show one ticket with its messages and events
     Ticket {
         /// Ticket reference, e.g. 1042 or #1042
+        #[arg(value_name = "REF", value_hint = ValueHint::Other)]
         reference: String,
+        /// Print the ticket, its messages and events as one JSON document
         #[arg(long)]
         json: bool,
         /// Write the ticket's messages as they arrived, oldest first, as an mbox (mboxrd) to
@@ -97,27 +136,33 @@ enum Command {
     /// without storing or sending anything
     Explain {
         /// An .eml file, or `-` for stdin
+        #[arg(value_hint = ValueHint::FilePath)]
         file: PathBuf,
         /// As if it arrived in this configured mailbox [default: the first]
-        #[arg(long)]
+        #[arg(long, value_name = "NAME", value_hint = ValueHint::Other)]
         mailbox: Option<String>,
+        /// Print what would happen as one JSON document
         #[arg(long)]
         json: bool,
     },
     /// Find tickets by words of their mail, a ticket reference or a sender address
     Search {
         /// Words (all must match), `#1042`, or an address
-        #[arg(required = true, value_name = "QUERY")]
+        #[arg(required = true, value_name = "QUERY", value_hint = ValueHint::Other)]
         query: Vec<String>,
         /// At most this many tickets (up to 50)
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_name = "N", value_hint = ValueHint::Other)]
         limit: usize,
+        /// Print the hits as one JSON array
         #[arg(long)]
         json: bool,
     },
     /// Everything a customer wrote and what happened since
     Customer {
+        /// The customer's mail address (any case)
+        #[arg(value_hint = ValueHint::EmailAddress)]
         address: String,
+        /// Print the customer and their tickets as one JSON document
         #[arg(long)]
         json: bool,
     },
@@ -128,6 +173,7 @@ enum Command {
         /// Also list rows that are done or cancelled
         #[arg(long)]
         all: bool,
+        /// Print the rows as one JSON array
         #[arg(long)]
         json: bool,
     },
@@ -142,16 +188,16 @@ enum Command {
     Report {
         /// How far back: a duration ("7d", "24h", "4w") or a date ("2026-11-01", local
         /// midnight in the [calendar] time zone)
-        #[arg(long, default_value = "7d")]
+        #[arg(long, default_value = "7d", value_name = "WHEN", value_hint = ValueHint::Other)]
         since: String,
         /// Only this queue
-        #[arg(long)]
+        #[arg(long, value_name = "QUEUE", value_hint = ValueHint::Other)]
         queue: Option<String>,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         /// Also write the report as one self-contained HTML page with charts
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
         html: Option<PathBuf>,
     },
     /// Database maintenance: online backup, vacuum
@@ -168,6 +214,7 @@ enum DbAction {
     /// Copy the database to FILE, also while the daemon runs (SQLite online backup)
     Backup {
         /// Where to write the copy (a single SQLite file, readable by its owner only)
+        #[arg(value_hint = ValueHint::FilePath)]
         file: PathBuf,
         /// Replace FILE if it exists
         #[arg(long)]
@@ -181,11 +228,15 @@ enum DbAction {
 #[derive(Subcommand, Debug)]
 enum DocCommand {
     /// Print a shell completion script
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the man page (roff), or write one page per command into a folder
     Man {
         /// Write postdesk.1 and postdesk-COMMAND.1 for every command into this folder
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
         dir: Option<PathBuf>,
     },
 }
@@ -193,7 +244,11 @@ enum DocCommand {
 #[derive(Subcommand, Debug)]
 enum OutboxAction {
     /// Put a failed row back in line, due now
-    Retry { id: i64 },
+    Retry {
+        /// The row's number, as `postdesk outbox` lists it
+        #[arg(value_hint = ValueHint::Other)]
+        id: i64,
+    },
 }
 
 /// Errors that mean "fix your command line or config" (exit 2) rather than a runtime failure.
@@ -222,8 +277,12 @@ fn error_text(error: &anyhow::Error) -> String {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // The daemon writes to no pipe of its own: a broken pipe there is a socket's failure.
+    let reads_out = !matches!(cli.command, Command::Run);
     match dispatch::run(cli) {
         Ok(code) => code,
+        // `postdesk tickets | head -1`: the reader has what it wanted.
+        Err(error) if reads_out && closed_pipe(error.as_ref()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("postdesk: {}", visible_line(&error_text(&error)));
             if error.downcast_ref::<UsageError>().is_some() {
@@ -279,7 +338,11 @@ fn open_store(config: &Config) -> Result<Store> {
 
 /// Every `--json`: one pretty-printed document on stdout.
 fn print_json(value: &impl Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    // Rendered first: serde_json's error would hide a closed pipe's io::Error.
+    let text = serde_json::to_string_pretty(value)?;
+    let mut out = crate::terminal::stdout();
+    writeln!(out, "{text}")?;
+    out.flush()?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `postdesk report`: is the one-day promise kept?
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,7 +44,9 @@ pub(super) fn print_report(
     if json {
         print_json(&report)?;
     } else {
-        print!("{}", crate::report::text::render(&report, tz));
+        let mut out = crate::terminal::stdout();
+        write!(out, "{}", crate::report::text::render(&report, tz))?;
+        out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -72,7 +72,8 @@ fn a_ticket_prints_no_terminal_control_from_its_mail() {
         }],
     };
     let mut out = Vec::new();
-    write_ticket(&mut out, &detail).unwrap();
+    let utc = super::tickets::Shown::new(&crate::config::Config::builtin(), true);
+    write_ticket(&mut out, &detail, &utc).unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(
         !out.chars()
