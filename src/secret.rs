@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// The shipped unit loads the folder /etc/postdesk/credentials with
 /// `LoadCredential=postdesk:/etc/postdesk/credentials`, and systemd names each file's
 /// credential `postdesk_<file>`.
-const UNIT_CREDENTIAL_PREFIX: &str = "postdesk_";
+pub const UNIT_CREDENTIAL_PREFIX: &str = "postdesk_";
 
 /// Where one password is kept (the config's `password_file`, `password_env` or
 /// `password_credential`).

@@ -304,9 +304,9 @@ fn bad_config_is_refused_with_exit_2_naming_each_key() {
     let err = stderr(&out);
     for needle in [
         "defaults.ack_delay",
-        "rule[0].subject",
+        "rule[1].subject",
         "invalid regular expression",
-        "rule[1].queue",
+        "rule[2].queue",
         "unknown queue \"nowhere\"",
     ] {
         assert!(err.contains(needle), "{needle} not in {err}");

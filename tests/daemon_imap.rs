@@ -910,7 +910,7 @@ fn sighup_refuses_a_broken_config_and_applies_a_good_one() {
     });
     let refusal = &daemon.logged("config not reloaded", None)[0];
     assert_eq!(refusal["level"], "ERROR");
-    assert!(message(refusal).contains("rule[0].subject"), "{refusal}");
+    assert!(message(refusal).contains("rule[1].subject"), "{refusal}");
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         daemon.exited().is_none(),

@@ -1,4 +1,4 @@
-//! The daemon and the administrator's commands: `run`, `check-config`, `db`, `outbox`.
+//! The daemon and the administrator's commands: `run`, `db`, `outbox`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,19 +6,30 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use super::{DbAction, OutboxAction, UsageError, open_store, print_json, probe, short_time};
+use super::{
+    DbAction, OutboxAction, UsageError, config_source, open_store, print_json, short_time,
+};
 use crate::config::{self, Config};
 use crate::report::text::clip;
 use crate::store::outbox::OutboxView;
 use crate::terminal::visible_line;
 
 /// `postdesk run`: the daemon, which re-reads the same config file (and keeps `--db`) when
-/// asked to reload.
+/// asked to reload. Without a mailbox it would watch nothing, so it refuses to start unless
+/// told `--no-mailboxes` (then it only sends the outbox, watches deadlines and reports).
 pub(super) fn run_daemon(
     config: Config,
     config_path: Option<PathBuf>,
     db: Option<PathBuf>,
+    no_mailboxes: bool,
 ) -> Result<ExitCode> {
+    if config.mailboxes.is_empty() && !no_mailboxes {
+        return Err(UsageError::Invalid(format!(
+            "{}: no [[mailbox]] is configured, so the daemon would watch nothing; add a [[mailbox]] section (see the README's Configuration), or start it with `postdesk run --no-mailboxes` to only send the outbox, watch deadlines and mail reports",
+            config_source(config_path.as_deref())
+        ))
+        .into());
+    }
     let source = crate::daemon::ConfigSource {
         path: config_path.or_else(|| {
             Path::new(config::DEFAULT_CONFIG)
@@ -33,54 +44,6 @@ pub(super) fn run_daemon(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(crate::daemon::run(config, source))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `postdesk check-config [--connect]`: the config (already loaded and valid), its
-/// templates, and with `--connect` every endpoint.
-pub(super) fn check_config(
-    config: &Config,
-    config_path: Option<&Path>,
-    connect: bool,
-) -> Result<ExitCode> {
-    crate::text::templates::Templates::load(config.templates.as_deref())
-        .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
-    let source = match config_path {
-        Some(path) => path.display().to_string(),
-        None if Path::new(config::DEFAULT_CONFIG).exists() => config::DEFAULT_CONFIG.into(),
-        None => "built-in defaults".into(),
-    };
-    println!(
-        "{source}: OK — {} mailbox(es), {} queue(s), {} rule(s), database {}",
-        config.mailboxes.len(),
-        config.queues.len(),
-        config.rules.len(),
-        config.database.display()
-    );
-    if !connect {
-        return Ok(ExitCode::SUCCESS);
-    }
-    check_connect(config)
-}
-
-/// `--connect`: one line per endpoint; exit 1 if one failed.
-fn check_connect(config: &Config) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let checks = runtime.block_on(probe::check_all(config));
-    for check in &checks {
-        // A server's greeting or error text is shown as it answered.
-        println!("{}", visible_line(&check.to_string()));
-    }
-    let failed = checks.iter().filter(|c| !c.ok()).count();
-    if checks.is_empty() {
-        println!("nothing to connect to: no IMAP mailbox and no [smtp]");
-    } else if failed > 0 {
-        println!("{failed} of {} endpoint(s) failed", checks.len());
-        return Ok(ExitCode::from(1));
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,20 +4,30 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{Cli, Command, admin, docs, explain, ingest, load_config, reports, tickets};
+use super::{
+    Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, load_config, reports,
+    tickets,
+};
 
 pub(super) fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Doc(doc) = &cli.command {
         docs::print_doc(doc)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // check-config reads the file itself, to say everything that is wrong with it at once.
+    if let Command::CheckConfig { connect } = cli.command {
+        return config_cmd::check_config(cli.config.as_deref(), cli.db.as_deref(), connect);
+    }
     let config = load_config(&cli)?;
     match cli.command {
         Command::Doc(_) => Ok(ExitCode::SUCCESS), // printed above, without a config
-        Command::Run => admin::run_daemon(config, cli.config, cli.db),
-        Command::CheckConfig { connect } => {
-            admin::check_config(&config, cli.config.as_deref(), connect)
+        Command::Run { no_mailboxes } => {
+            admin::run_daemon(config, cli.config, cli.db, no_mailboxes)
         }
+        Command::CheckConfig { .. } => Ok(ExitCode::SUCCESS), // checked above
+        Command::Config {
+            action: ConfigAction::Show { json },
+        } => config_cmd::show(&config, cli.config.as_deref(), json),
         Command::Db { action } => admin::db(&config, action),
         Command::Ingest {
             paths,

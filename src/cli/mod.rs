@@ -19,6 +19,7 @@ use crate::store::Store;
 use crate::terminal::{closed_pipe, visible_line};
 
 mod admin;
+mod config_cmd;
 mod dispatch;
 mod docs;
 pub mod explain;
@@ -91,7 +92,12 @@ fn status_values() -> PossibleValuesParser {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The daemon: watch every configured mailbox (IMAP IDLE or polling, or a local Maildir)
-    Run,
+    Run {
+        /// Start even though no [[mailbox]] is configured: only send the outbox, watch
+        /// deadlines and mail reports
+        #[arg(long)]
+        no_mailboxes: bool,
+    },
     /// File messages from .eml files, Maildir folders, mbox files or stdin (`-`)
     Ingest {
         /// Files or folders to read; `-` reads one message from stdin
@@ -177,7 +183,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate the config and say what is wrong, key by key
+    /// The configuration as postdesk uses it
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Validate the config and say what is wrong, one line per problem with its place, and
+    /// that the password and credential files it names exist
     CheckConfig {
         /// Also log in to every IMAP mailbox and the SMTP server (exit 1 if one fails)
         #[arg(long)]
@@ -242,6 +254,17 @@ enum DocCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ConfigAction {
+    /// Print the effective config as TOML: defaults filled in, each queue's policy and
+    /// calendar as it applies; passwords are never shown, only where they are kept
+    Show {
+        /// Print JSON instead of TOML
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum OutboxAction {
     /// Put a failed row back in line, due now
     Retry {
@@ -278,13 +301,22 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     // The daemon writes to no pipe of its own: a broken pipe there is a socket's failure.
-    let reads_out = !matches!(cli.command, Command::Run);
+    let reads_out = !matches!(cli.command, Command::Run { .. });
     match dispatch::run(cli) {
         Ok(code) => code,
         // `postdesk tickets | head -1`: the reader has what it wanted.
         Err(error) if reads_out && closed_pipe(error.as_ref()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("postdesk: {}", visible_line(&error_text(&error)));
+            // A config's problems come one per line after the first.
+            let text = error_text(&error);
+            let mut lines = text.lines();
+            eprintln!(
+                "postdesk: {}",
+                visible_line(lines.next().unwrap_or_default())
+            );
+            for line in lines {
+                eprintln!("{}", visible_line(line));
+            }
             if error.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
@@ -317,12 +349,25 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// The config file in use: `--config`, else the default one if it exists.
+fn config_path(given: Option<&Path>) -> Option<&Path> {
+    given.or_else(|| {
+        let default = Path::new(config::DEFAULT_CONFIG);
+        default.exists().then_some(default)
+    })
+}
+
+/// The config file in use, or that there is none, for messages.
+fn config_source(given: Option<&Path>) -> String {
+    config_path(given).map_or_else(
+        || "built-in defaults (no config file)".into(),
+        |path| path.display().to_string(),
+    )
+}
+
 fn load_config(cli: &Cli) -> Result<Config, UsageError> {
-    let mut config = match &cli.config {
+    let mut config = match config_path(cli.config.as_deref()) {
         Some(path) => Config::load(path)?,
-        None if Path::new(config::DEFAULT_CONFIG).exists() => {
-            Config::load(Path::new(config::DEFAULT_CONFIG))?
-        }
         None => Config::builtin(),
     };
     if let Some(db) = &cli.db {

@@ -69,6 +69,32 @@ impl Span {
     }
 }
 
+/// As the config writes it, largest units first: "1d", "1h30m", "8h business", "0s".
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.length.as_secs();
+        if rest == 0 {
+            write!(f, "0s")?;
+        }
+        for (unit, seconds) in [
+            ("w", 7 * 86_400),
+            ("d", 86_400),
+            ("h", 3600),
+            ("m", 60),
+            ("s", 1),
+        ] {
+            if rest >= seconds {
+                write!(f, "{}{unit}", rest / seconds)?;
+                rest %= seconds;
+            }
+        }
+        if self.business {
+            write!(f, " business")?;
+        }
+        Ok(())
+    }
+}
+
 /// Working hours and holidays that business-time spans are counted in.
 #[derive(Debug, Clone)]
 pub struct Calendar {

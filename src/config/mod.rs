@@ -1,8 +1,12 @@
 //! The TOML configuration: read, check every key, and hand the rest of postdesk a validated
-//! [`Config`]. Every problem in a file is reported at once, each naming its key.
+//! [`Config`]. Every problem in a file is reported at once, each on one line with its place
+//! in the file and its key: `postdesk.toml:12:19: rule[2].subject: ...`.
 
 mod calendar;
+mod document;
+mod files;
 mod raw;
+pub mod show;
 mod validate;
 mod values;
 
@@ -18,7 +22,7 @@ pub use values::{
     ReportSchedule, Rule, Smtp, TicketTag, TlsMode, Vip,
 };
 
-use raw::RawConfig;
+use document::Places;
 use validate::Problems;
 
 /// Where the database lives when neither the config nor `--db` says.
@@ -30,30 +34,98 @@ pub const DEFAULT_QUEUE: &str = "support";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path} is not valid TOML: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("config file {path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("config file {} is not valid TOML:\n{}", path.display(), lines(path, problems))]
+    Syntax {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+    #[error("config file {} has {} problem(s):\n{}", path.display(), problems.len(), lines(path, problems))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
     },
 }
 
+/// One line per problem, in the order of the file.
+fn lines(path: &Path, problems: &[Problem]) -> String {
+    let mut sorted: Vec<&Problem> = problems.iter().collect();
+    sorted.sort_by_key(|p| p.at.map(|at| (at.line, at.column)));
+    let lines: Vec<String> = sorted.iter().map(|p| p.line(path)).collect();
+    lines.join("\n")
+}
+
+/// A place in the config file, both counted from 1 (the column in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
 /// One invalid key and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The key path as written, tables of `[[...]]` numbered from 1: `rule[2].subject`.
+    /// Empty for a problem of the whole file (a TOML syntax error).
     pub key: String,
     pub message: String,
+    /// Where in the file; none for a key the file does not have (nor any table above it).
+    pub at: Option<Location>,
+}
+
+impl Problem {
+    /// `FILE:LINE:COLUMN: key: message`, the way compilers point at a line.
+    pub fn line(&self, file: &Path) -> String {
+        match self.at {
+            Some(at) => format!("{}:{}:{}: {self}", file.display(), at.line, at.column),
+            None => format!("{}: {self}", file.display()),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+/// A config file as `postdesk check-config` sees it: the config (with defaults where a
+/// value was refused), every problem, and the warnings (a secret others can read).
+#[derive(Debug)]
+pub struct Checked {
+    pub path: PathBuf,
+    pub config: Config,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+impl Checked {
+    /// Every problem and warning, one line each in the order of the file; warnings say so.
+    pub fn lines(&self) -> Vec<String> {
+        let mut all: Vec<(&Problem, bool)> = self
+            .problems
+            .iter()
+            .map(|p| (p, false))
+            .chain(self.warnings.iter().map(|w| (w, true)))
+            .collect();
+        all.sort_by_key(|(p, _)| p.at.map(|at| (at.line, at.column)));
+        all.iter()
+            .map(|(p, warning)| {
+                let mut p = (*p).clone();
+                if *warning {
+                    p.message = format!("warning: {}", p.message);
+                }
+                p.line(&self.path)
+            })
+            .collect()
     }
 }
 
@@ -108,22 +180,12 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Config::from_toml(&text, path)
+        Config::from_toml(&read_text(path)?, path)
     }
 
     /// Parse and validate; `path` is only used in messages and to resolve relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        let mut problems = Problems::default();
-        let config = raw.validate(&mut problems);
-        let problems = problems.into_vec();
+        let (config, problems, _) = assess(text, path)?;
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -132,6 +194,24 @@ impl Config {
                 problems,
             })
         }
+    }
+
+    /// [`Config::load`] and more: password, credential and key files must exist (and are
+    /// warned about when others can read them). A file that is not even TOML is an `Err`.
+    pub fn check(path: &Path) -> Result<Checked, ConfigError> {
+        let (config, mut problems, places) = assess(&read_text(path)?, path)?;
+        let found = files::check(&config);
+        let locate = |mut p: Problem| {
+            p.at = places.locate(&p.key);
+            p
+        };
+        problems.extend(found.problems.into_iter().map(locate));
+        Ok(Checked {
+            path: path.into(),
+            config,
+            problems,
+            warnings: found.warnings.into_iter().map(locate).collect(),
+        })
     }
 
     pub fn queue(&self, name: &str) -> Option<&Queue> {
@@ -177,6 +257,30 @@ impl Config {
             .iter()
             .filter_map(|m| m.address.rsplit_once('@').map(|(_, d)| d))
     }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
+/// The config read from `text` with defaults where a value was refused, every problem
+/// (located), and where each key is. Only TOML that cannot be parsed is an `Err`.
+fn assess(text: &str, path: &Path) -> Result<(Config, Vec<Problem>, Places), ConfigError> {
+    let read = document::read(text).map_err(|problems| ConfigError::Syntax {
+        path: path.into(),
+        problems,
+    })?;
+    let mut problems = Problems::default();
+    let config = read.raw.validate(&mut problems);
+    let mut all = read.refused;
+    all.extend(problems.into_vec().into_iter().map(|mut p| {
+        p.at = read.places.locate(&p.key);
+        p
+    }));
+    Ok((config, all, read.places))
 }
 
 /// `support@example.com` → `support+<marker>.<token>@example.com`: the inverse of

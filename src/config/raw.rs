@@ -1,5 +1,7 @@
 //! The configuration file as serde reads it from TOML, before any check. Every table
-//! refuses unknown keys so that a typo is an error naming the key, not a silent default.
+//! refuses unknown keys so that a typo is an error naming the key, not a silent default
+//! (the reader collects each one and carries on: see `document`). Keys the file must have
+//! are options here too, so that a missing one is a problem of its own and not the end.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -62,7 +64,7 @@ pub(super) struct RawCalendar {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSmtp {
-    pub(super) host: String,
+    pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) tls: Option<String>,
     pub(super) user: Option<String>,
@@ -76,8 +78,8 @@ pub(super) struct RawSmtp {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMailbox {
-    pub(super) name: String,
-    pub(super) address: String,
+    pub(super) name: Option<String>,
+    pub(super) address: Option<String>,
     pub(super) display_name: Option<String>,
     #[serde(default)]
     pub(super) reply_token: bool,
@@ -95,10 +97,10 @@ pub(super) struct RawMailbox {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImap {
-    pub(super) host: String,
+    pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) tls: Option<String>,
-    pub(super) user: String,
+    pub(super) user: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_env: Option<String>,
     pub(super) password_credential: Option<String>,
@@ -107,7 +109,7 @@ pub(super) struct RawImap {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawQueue {
-    pub(super) name: String,
+    pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) agents: Vec<String>,
     pub(super) escalation: Option<String>,
@@ -115,8 +117,30 @@ pub(super) struct RawQueue {
     pub(super) imap_folder: Option<String>,
     pub(super) calendar: Option<RawCalendar>,
     pub(super) thanks_closes: Option<bool>,
-    #[serde(flatten)]
-    pub(super) policy: RawPolicy,
+    // The keys of [`RawPolicy`], listed here rather than flattened so that an unknown key
+    // is refused at its own place with the queue's whole list of keys.
+    pub(super) ack_delay: Option<String>,
+    pub(super) response_target: Option<String>,
+    pub(super) warn_at: Option<f64>,
+    pub(super) estimate_quantile: Option<f64>,
+    pub(super) estimate_default: Option<String>,
+    pub(super) estimate_min_samples: Option<u32>,
+    pub(super) ack_daily_cap: Option<u32>,
+}
+
+impl RawQueue {
+    /// The queue's own response-time keys, over `[defaults]`.
+    pub(super) fn policy(&self) -> RawPolicy {
+        RawPolicy {
+            ack_delay: self.ack_delay.clone(),
+            response_target: self.response_target.clone(),
+            warn_at: self.warn_at,
+            estimate_quantile: self.estimate_quantile,
+            estimate_default: self.estimate_default.clone(),
+            estimate_min_samples: self.estimate_min_samples,
+            ack_daily_cap: self.ack_daily_cap,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -118,10 +118,10 @@ imap = { host = "imap.example.com", tls = "none", user = "u", password_env = "PW
         keys,
         [
             "defaults.ack_delay",
-            "queue[0].mode",
-            "mailbox[0].imap.tls",
-            "rule[0].subject",
-            "rule[1].queue"
+            "queue[1].mode",
+            "mailbox[1].imap.tls",
+            "rule[1].subject",
+            "rule[2].queue"
         ]
     );
     assert!(problems[3].message.contains("invalid regular expression"));
@@ -197,7 +197,7 @@ estimate_default = "0m"
     let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["defaults.estimate_default", "queue[0].estimate_default"]
+        ["defaults.estimate_default", "queue[1].estimate_default"]
     );
     assert!(problems[1].message.contains("non-zero"), "{}", problems[1]);
 
@@ -234,7 +234,7 @@ calendar = { timezone = "Mars/Olympus" }
 "#,
     )
     .unwrap_err();
-    assert_eq!(problems_keys(&config), ["queue[2].calendar.timezone"]);
+    assert_eq!(problems_keys(&config), ["queue[3].calendar.timezone"]);
     let config = load(
         r#"
 [calendar]
@@ -299,7 +299,7 @@ imap = { host = "imap.example.com", user = "b", password_env = "B", password_fil
     .unwrap_err();
     assert_eq!(
         problems_keys(&problems),
-        ["mailbox[0].imap", "mailbox[1].imap", "smtp.user"]
+        ["mailbox[1].imap", "mailbox[2].imap", "smtp.user"]
     );
     assert!(problems[0].message.contains("needs a password"));
     assert!(problems[1].message.contains("only one"));
@@ -344,11 +344,250 @@ weekly = "fri 17:30"
     assert!(default.recipients.is_empty());
     assert_eq!(default.weekly.weekday, Weekday::Monday);
     let typo = Config::from_toml("[report]\nrecipient = []\n", Path::new("t.toml"));
-    assert!(matches!(typo, Err(ConfigError::Syntax { .. })), "{typo:?}");
+    assert!(
+        matches!(&typo, Err(ConfigError::Invalid { problems, .. }) if problems[0].key == "report.recipient"),
+        "{typo:?}"
+    );
     let problems =
         load("[report]\nrecipients = [\"nobody\"]\nweekly = \"someday 25:00\"\n").unwrap_err();
     assert_eq!(
         problems_keys(&problems),
-        ["report.recipients[0]", "report.weekly"]
+        ["report.recipients[1]", "report.weekly"]
     );
+}
+
+#[test]
+fn every_refused_key_is_named_at_its_place_in_one_run() {
+    let text = "[defaults]\nrespone_target = \"1d\"\nwarn_at = \"high\"\n[[queue]]\nname = \"support\"\n\
+                agnets = []\n[[rule]]\nsubject = \"x\"\nqueue = \"suport\"\n";
+    let problems = load(text).unwrap_err();
+    let found: Vec<(&str, usize, usize)> = problems
+        .iter()
+        .map(|p| {
+            let at = p.at.expect("every problem has a place");
+            (p.key.as_str(), at.line, at.column)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("defaults.respone_target", 2, 1),
+            ("defaults.warn_at", 3, 11),
+            ("queue[1].agnets", 6, 1),
+            ("rule[1].queue", 9, 9),
+        ]
+    );
+    assert_eq!(
+        problems[0].message,
+        "unknown key; did you mean `response_target`?"
+    );
+    assert!(
+        problems[1].message.contains("expected f64"),
+        "{}",
+        problems[1]
+    );
+    assert_eq!(problems[2].message, "unknown key; did you mean `agents`?");
+    assert!(problems[3].message.ends_with("did you mean \"support\"?"));
+    let shown = Config::from_toml(text, Path::new("desk.toml"))
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[0], "config file desk.toml has 4 problem(s):");
+    assert_eq!(
+        lines[1],
+        "desk.toml:2:1: defaults.respone_target: unknown key; did you mean `response_target`?"
+    );
+    assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn misspellings_are_matched_by_edits() {
+    let known = ["ack_delay", "response_target", "warn_at"];
+    assert_eq!(
+        document::did_you_mean("respone_target", &known),
+        Some("response_target")
+    );
+    assert_eq!(
+        document::did_you_mean("ack_dealy", &known),
+        Some("ack_delay")
+    );
+    assert_eq!(document::did_you_mean("Warn_At", &known), Some("warn_at"));
+    assert_eq!(document::did_you_mean("colour", &known), None);
+}
+
+#[test]
+fn key_paths_quote_what_toml_would() {
+    assert_eq!(document::segment("X-Spam-Flag"), "X-Spam-Flag");
+    assert_eq!(document::segment("X Spam"), "\"X Spam\"");
+    let problems =
+        load("[[rule]]\nheader = { \"X.Y\" = \"(\" }\nqueue = \"support\"\n").unwrap_err();
+    assert_eq!(problems_keys(&problems), ["rule[1].header.\"X.Y\""]);
+    let at = problems[0].at.unwrap();
+    assert_eq!((at.line, at.column), (2, 20));
+    assert!(!problems[0].message.contains('\n'), "{}", problems[0]);
+    assert!(
+        problems[0]
+            .message
+            .contains("unclosed group at character 1"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn durations_of_nothing_are_refused_except_for_the_acknowledgement() {
+    let problems = load(
+        "[defaults]\nack_delay = \"0s\"\nresponse_target = \"0s\"\n[ingest]\nthread_window = \"0d\"\n\
+         [[queue]]\nname = \"q\"\nresponse_target = \"-1h\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems_keys(&problems),
+        [
+            "defaults.response_target",
+            "queue[1].response_target",
+            "ingest.thread_window"
+        ]
+    );
+    assert!(problems[0].message.contains("non-zero"), "{}", problems[0]);
+    assert!(
+        problems[1].message.contains("not a duration"),
+        "{}",
+        problems[1]
+    );
+    let config = load("[defaults]\nack_delay = \"0s\"\n").unwrap();
+    assert!(config.defaults.ack_delay.length.is_zero());
+}
+
+#[test]
+fn syntax_errors_are_each_located() {
+    let err = Config::from_toml("a = 1\nb = = 2\n[c\n", Path::new("s.toml")).unwrap_err();
+    let ConfigError::Syntax { problems, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(problems.len() >= 2, "{problems:?}");
+    assert_eq!(problems[0].at.map(|at| at.line), Some(2));
+    assert!(
+        err.to_string()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("s.toml:2:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn spans_are_written_back_as_they_are_read() {
+    for (text, seconds, shown) in [
+        ("1d", 86_400, "1d"),
+        ("90m", 5400, "1h30m"),
+        ("8h business", 8 * 3600, "8h business"),
+        ("30d", 30 * 86_400, "4w2d"),
+        ("0s", 0, "0s"),
+    ] {
+        let span = Span::parse(text).unwrap();
+        assert_eq!(span.length.as_secs(), seconds);
+        assert_eq!(span.to_string(), shown);
+        assert_eq!(Span::parse(shown).unwrap(), span);
+    }
+}
+
+#[test]
+fn the_effective_config_reads_back_as_itself() {
+    let text = r#"
+[defaults]
+response_target = "8h business"
+[calendar]
+timezone = "Europe/Kyiv"
+hours = { fri = "10:00-16:00", mon = "09:00-18:00" }
+[smtp]
+host = "smtp.example.com"
+user = "support@example.com"
+password_credential = "smtp"
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+imap = { host = "imap.example.com", user = "support", password_file = "/etc/postdesk/imap.pass" }
+[[queue]]
+name = "support"
+[[queue]]
+name = "billing"
+ack_delay = "1h"
+calendar = { timezone = "America/New_York" }
+[[rule]]
+subject = "(?i)invoice"
+header = { "X-Priority" = "1" }
+queue = "billing"
+"#;
+    let config = load(text).unwrap();
+    let shown = toml::to_string(&show::Effective::of(&config)).unwrap();
+    let again = load(&shown).unwrap_or_else(|p| panic!("{p:?}\n{shown}"));
+    assert_eq!(
+        toml::to_string(&show::Effective::of(&again)).unwrap(),
+        shown
+    );
+    // billing inherits the business-time target and keeps its own delay and calendar
+    let billing: toml::Table = toml::from_str(&shown).unwrap();
+    let billing = &billing["queue"].as_array().unwrap()[1];
+    assert_eq!(billing["response_target"].as_str(), Some("8h business"));
+    assert_eq!(billing["ack_delay"].as_str(), Some("1h"));
+    assert_eq!(
+        billing["calendar"]["timezone"].as_str(),
+        Some("America/New_York")
+    );
+    assert_eq!(billing["warn_at"].as_float(), Some(0.75));
+    assert!(
+        shown.contains("password_file = \"/etc/postdesk/imap.pass\""),
+        "{shown}"
+    );
+    assert!(shown.contains("password_credential = \"smtp\""), "{shown}");
+}
+
+#[test]
+fn secret_files_must_exist_and_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private.pass");
+    let open = dir.path().join("open.pass");
+    for (path, mode) in [(&private, 0o600), (&open, 0o644)] {
+        std::fs::write(path, "pw\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mailbox = |name: &str, file: &Path| {
+        format!(
+            "[[mailbox]]\nname = \"{name}\"\naddress = \"{name}@example.com\"\n\
+             imap = {{ host = \"imap.example.com\", user = \"u\", password_file = {:?} }}\n",
+            file.display().to_string()
+        )
+    };
+    let text = format!(
+        "token_key_file = {:?}\n{}{}{}",
+        dir.path().join("missing.key").display().to_string(),
+        mailbox("a", &private),
+        mailbox("b", &open),
+        mailbox("c", &dir.path().join("missing.pass")),
+    );
+    let path = dir.path().join("postdesk.toml");
+    std::fs::write(&path, text).unwrap();
+    let checked = Config::check(&path).unwrap();
+    assert_eq!(
+        problems_keys(&checked.problems),
+        ["mailbox[3].imap.password_file", "token_key_file"]
+    );
+    assert!(checked.problems[0].message.contains("does not exist"));
+    assert_eq!(checked.problems[0].at.map(|at| at.line), Some(13));
+    assert_eq!(
+        problems_keys(&checked.warnings),
+        ["mailbox[2].imap.password_file"]
+    );
+    assert!(
+        checked.warnings[0]
+            .message
+            .contains("readable by its group and everyone")
+    );
+    let lines = checked.lines();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].contains(":1:18: token_key_file: "), "{lines:?}");
+    assert!(lines[1].contains(": warning: "), "{lines:?}");
 }

@@ -271,6 +271,11 @@ impl TicketTag {
         })
     }
 
+    /// As the config writes it: `"[#{ref}]"`.
+    pub fn as_format(&self) -> String {
+        format!("{}{{ref}}{}", self.prefix, self.suffix)
+    }
+
     pub fn format(&self, reference: i64) -> String {
         format!("{}{}{}", self.prefix, reference, self.suffix)
     }

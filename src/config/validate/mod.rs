@@ -1,5 +1,6 @@
 //! From the raw tables to a [`Config`]: one function per section, each recording what is
 //! wrong in [`Problems`] and carrying on with a default, so that one run names every bad key.
+//! Keys are named as written, the elements of an array (`[[rule]]`, `agents`) counted from 1.
 
 mod queues;
 mod rules;
@@ -8,6 +9,7 @@ mod servers;
 use std::time::Duration;
 
 use super::calendar::{Calendar, Span, WeeklyAt};
+use super::document::did_you_mean;
 use super::raw::{RawConfig, RawIngest, RawReport, RawVip};
 use super::values::{IngestLimits, Queue, QueuePolicy, ReportSchedule, TicketTag, Vip};
 use super::{Config, Problem};
@@ -21,12 +23,17 @@ impl Problems {
         self.0.push(Problem {
             key: key.into(),
             message: message.into(),
+            at: None,
         });
     }
 
     /// Is any problem recorded at `prefix` or a key below it?
     fn any_under(&self, prefix: &str) -> bool {
-        self.0.iter().any(|p| p.key.starts_with(prefix))
+        self.0.iter().any(|p| {
+            p.key
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
     }
 
     pub(super) fn into_vec(self) -> Vec<Problem> {
@@ -109,7 +116,10 @@ fn wall_clock(
         None => default,
         Some(Ok(span)) if !span.length.is_zero() && !span.business => span.length,
         Some(Ok(_)) => {
-            problems.add(key, "must be a non-zero wall-clock duration");
+            problems.add(
+                key,
+                "must be a non-zero wall-clock duration (e.g. \"30s\", without \"business\")",
+            );
             default
         }
         Some(Err(e)) => {
@@ -117,6 +127,31 @@ fn wall_clock(
             default
         }
     }
+}
+
+/// A span that is more than nothing: a deadline, a window or a lifetime of zero is a
+/// mistake (a negative one does not parse).
+fn positive(text: &str) -> Result<Span, String> {
+    let span = Span::parse(text)?;
+    if span.length.is_zero() {
+        return Err(format!(
+            "\"{}\" is no time at all: give a non-zero duration, e.g. \"1d\"",
+            text.trim()
+        ));
+    }
+    Ok(span)
+}
+
+/// A key every `[[queue]]`, `[[mailbox]]` or server table must have; a missing one is
+/// recorded at the table (`key` is the table's) and gives an empty string.
+fn required(key: &str, name: &str, value: Option<String>, problems: &mut Problems) -> String {
+    value.unwrap_or_else(|| {
+        problems.add(
+            format!("{key}.{name}"),
+            format!("is missing: set {name} = \"...\" in this table"),
+        );
+        String::new()
+    })
 }
 
 fn check_address(key: &str, address: &str, problems: &mut Problems) {
@@ -131,9 +166,14 @@ fn check_address(key: &str, address: &str, problems: &mut Problems) {
 /// A mailbox or rule may only name a queue that a `[[queue]]` declares (or the built-in one).
 fn check_queue(key: &str, queue: &str, queues: &[Queue], problems: &mut Problems) {
     if !queues.iter().any(|q| q.name == queue) {
+        let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+        let hint = match did_you_mean(queue, &names) {
+            Some(near) => format!("; did you mean \"{near}\"?"),
+            None => String::new(),
+        };
         problems.add(
             key,
-            format!("unknown queue \"{queue}\" (declare it in a [[queue]] section)"),
+            format!("unknown queue \"{queue}\" (declare it in a [[queue]] section){hint}"),
         );
     }
 }
@@ -151,7 +191,7 @@ impl RawVip {
 impl RawIngest {
     fn validate(self, problems: &mut Problems) -> IngestLimits {
         let limits = IngestLimits::default();
-        let length = |text: &str| Span::parse(text).map(|span| span.length);
+        let length = |text: &str| positive(text).map(|span| span.length);
         let thread_window = parsed_or(
             "ingest.thread_window",
             self.thread_window.as_deref(),
@@ -188,7 +228,7 @@ impl RawIngest {
 impl RawReport {
     fn validate(self, problems: &mut Problems) -> ReportSchedule {
         for (i, address) in self.recipients.iter().enumerate() {
-            check_address(&format!("report.recipients[{i}]"), address, problems);
+            check_address(&format!("report.recipients[{}]", i + 1), address, problems);
         }
         let weekly = parsed_or(
             "report.weekly",

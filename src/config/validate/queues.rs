@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 
-use super::{Problems, check_address, parsed_or};
+use super::{Problems, check_address, parsed_or, positive, required};
 use crate::config::calendar::{Calendar, Span, WeekdayKey, parse_weekday};
 use crate::config::raw::{RawCalendar, RawPolicy, RawQueue};
 use crate::config::values::{Queue, QueueMode, QueuePolicy};
@@ -22,7 +22,7 @@ pub(super) fn queues(
     let mut queues = Vec::new();
     for (i, raw) in raws.into_iter().enumerate() {
         let queue = raw.validate(
-            &format!("queue[{i}]"),
+            &format!("queue[{}]", i + 1),
             &queues,
             defaults,
             calendar,
@@ -51,13 +51,14 @@ impl RawQueue {
         calendar: &Calendar,
         problems: &mut Problems,
     ) -> Queue {
-        if self.name.trim().is_empty() {
+        let name = required(key, "name", self.name.clone(), problems);
+        if self.name.is_some() && name.trim().is_empty() {
             problems.add(format!("{key}.name"), "must not be empty");
         }
-        if declared.iter().any(|q| q.name == self.name) {
+        if declared.iter().any(|q| q.name == name) {
             problems.add(
                 format!("{key}.name"),
-                format!("queue \"{}\" is declared twice", self.name),
+                format!("queue \"{name}\" is declared twice"),
             );
         }
         let mode = match self.mode.as_deref() {
@@ -72,18 +73,19 @@ impl RawQueue {
             }
         };
         for (j, agent) in self.agents.iter().enumerate() {
-            check_address(&format!("{key}.agents[{j}]"), agent, problems);
+            check_address(&format!("{key}.agents[{}]", j + 1), agent, problems);
         }
         if let Some(escalation) = &self.escalation {
             check_address(&format!("{key}.escalation"), escalation, problems);
         }
+        let policy = self.policy().validate(key, defaults, problems);
         Queue {
             calendar: match self.calendar {
                 Some(own) => own.validate(&format!("{key}.calendar"), problems),
                 None => calendar.clone(),
             },
-            policy: self.policy.validate(key, defaults, problems),
-            name: self.name,
+            policy,
+            name,
             agents: self.agents.iter().map(|a| a.to_lowercase()).collect(),
             escalation: self.escalation,
             mode,
@@ -101,9 +103,15 @@ impl RawPolicy {
         base: &QueuePolicy,
         problems: &mut Problems,
     ) -> QueuePolicy {
+        // Only the acknowledgement may be due at once ("0s"); a deadline of nothing is not.
         let span = |name: &str, value: &Option<String>, fallback: Span, problems: &mut Problems| {
             let key = format!("{key}.{name}");
-            parsed_or(&key, value.as_deref(), Span::parse, fallback, problems)
+            let parse = if name == "ack_delay" {
+                Span::parse
+            } else {
+                positive
+            };
+            parsed_or(&key, value.as_deref(), parse, fallback, problems)
         };
         let share =
             |name: &str, value: Option<f64>, fallback: f64, problems: &mut Problems| match value {
@@ -132,21 +140,12 @@ impl RawPolicy {
                 base.estimate_quantile,
                 problems,
             ),
-            estimate_default: match span(
+            estimate_default: span(
                 "estimate_default",
                 &self.estimate_default,
                 base.estimate_default,
                 problems,
-            ) {
-                s if s.length.is_zero() => {
-                    problems.add(
-                        format!("{key}.estimate_default"),
-                        "must be a non-zero duration",
-                    );
-                    base.estimate_default
-                }
-                s => s,
-            },
+            ),
             estimate_min_samples: self
                 .estimate_min_samples
                 .unwrap_or(base.estimate_min_samples),
@@ -178,7 +177,7 @@ impl RawCalendar {
             match day.parse::<Date>() {
                 Ok(date) => calendar.holidays.push(date),
                 Err(_) => problems.add(
-                    format!("{prefix}.holidays[{i}]"),
+                    format!("{prefix}.holidays[{}]", i + 1),
                     format!("\"{day}\" is not a date like \"2026-12-25\""),
                 ),
             }

@@ -3,6 +3,7 @@
 use regex::Regex;
 
 use super::{Problems, check_queue};
+use crate::config::document::segment;
 use crate::config::raw::RawRule;
 use crate::config::values::{Field, Priority, Queue, Rule};
 
@@ -10,7 +11,7 @@ use crate::config::values::{Field, Priority, Queue, Rule};
 pub(super) fn rules(raws: Vec<RawRule>, queues: &[Queue], problems: &mut Problems) -> Vec<Rule> {
     raws.into_iter()
         .enumerate()
-        .map(|(i, raw)| raw.validate(&format!("rule[{i}]"), queues, problems))
+        .map(|(i, raw)| raw.validate(&format!("rule[{}]", i + 1), queues, problems))
         .collect()
 }
 
@@ -72,7 +73,7 @@ impl RawRule {
             .into_iter()
             .map(|(name, re)| {
                 let field = Field::Header(name.to_ascii_lowercase());
-                (field, format!("header.\"{name}\""), Some(re))
+                (field, format!("header.{}", segment(&name)), Some(re))
             });
         fixed
             .into_iter()
@@ -95,9 +96,37 @@ fn conditions(
             Ok(re) => conditions.push((field, re)),
             Err(e) => problems.add(
                 format!("{key}.{name}"),
-                format!("invalid regular expression: {e}"),
+                format!("invalid regular expression: {}", regex_error(&pattern, &e)),
             ),
         }
     }
     conditions
+}
+
+/// What is wrong with a pattern, on one line: the regex crate's own message draws the
+/// pattern with a caret under it, over several lines.
+fn regex_error(pattern: &str, error: &regex::Error) -> String {
+    match regex_syntax::Parser::new().parse(pattern) {
+        Err(regex_syntax::Error::Parse(e)) => at_position(pattern, e.kind(), e.span()),
+        Err(regex_syntax::Error::Translate(e)) => at_position(pattern, e.kind(), e.span()),
+        _ => error
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn at_position(
+    pattern: &str,
+    kind: &impl std::fmt::Display,
+    span: &regex_syntax::ast::Span,
+) -> String {
+    let column = pattern
+        .get(..span.start.offset)
+        .map_or(0, |before| before.chars().count())
+        + 1;
+    format!("{kind} at character {column} of {pattern:?}")
 }

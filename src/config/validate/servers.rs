@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Problems, check_address, check_queue, wall_clock};
+use super::{Problems, check_address, check_queue, required, wall_clock};
 use crate::config::raw::{RawImap, RawMailbox, RawSmtp};
 use crate::config::values::{Imap, Mailbox, MailboxSource, Queue, Smtp, TlsMode};
 use crate::secret::PasswordSource;
@@ -26,7 +26,8 @@ pub(super) fn mailboxes(
 ) -> Vec<Mailbox> {
     let mut mailboxes = Vec::new();
     for (i, raw) in raws.into_iter().enumerate() {
-        let mailbox = raw.validate(&format!("mailbox[{i}]"), &mailboxes, queues, problems);
+        let key = format!("mailbox[{}]", i + 1);
+        let mailbox = raw.validate(&key, &mailboxes, queues, problems);
         mailboxes.push(mailbox);
     }
     mailboxes
@@ -40,13 +41,17 @@ impl RawMailbox {
         queues: &[Queue],
         problems: &mut Problems,
     ) -> Mailbox {
-        if declared.iter().any(|m| m.name == self.name) {
+        let name = required(key, "name", self.name, problems);
+        if declared.iter().any(|m| m.name == name) {
             problems.add(
                 format!("{key}.name"),
-                format!("mailbox \"{}\" is declared twice", self.name),
+                format!("mailbox \"{name}\" is declared twice"),
             );
         }
-        check_address(&format!("{key}.address"), &self.address, problems);
+        let address = required(key, "address", self.address, problems);
+        if !address.is_empty() {
+            check_address(&format!("{key}.address"), &address, problems);
+        }
         // Without a queue of its own, the first one; were there none, `check_queue` reports
         // the empty name.
         let queue = self
@@ -87,8 +92,8 @@ impl RawMailbox {
             display_name: self.display_name,
             reply_token: self.reply_token,
             acknowledge_own_domain: self.acknowledge_own_domain,
-            name: self.name,
-            address: self.address.to_lowercase(),
+            name,
+            address: address.to_lowercase(),
             queue,
             folders: self.folders.unwrap_or_else(|| vec!["INBOX".into()]),
             sent_folders: self.sent_folders,
@@ -101,9 +106,11 @@ impl RawImap {
     /// A mailbox's `imap` table; `key` is the mailbox's, e.g. `mailbox[0]`.
     fn validate(self, key: &str, problems: &mut Problems) -> Imap {
         let table = format!("{key}.imap");
+        let host = required(&table, "host", self.host, problems);
+        let user = required(&table, "user", self.user, problems);
         let (tls, port) = connection(
             &table,
-            &self.host,
+            &host,
             self.tls.as_deref(),
             self.port,
             IMAP_PORTS,
@@ -128,10 +135,10 @@ impl RawImap {
             Err(()) => PasswordSource::Env(String::new()),
         };
         Imap {
-            host: self.host,
+            host,
             port,
             tls,
-            user: self.user,
+            user,
             password,
         }
     }
@@ -139,9 +146,10 @@ impl RawImap {
 
 impl RawSmtp {
     pub(super) fn validate(self, problems: &mut Problems) -> Smtp {
+        let host = required("smtp", "host", self.host, problems);
         let (tls, port) = connection(
             "smtp",
-            &self.host,
+            &host,
             self.tls.as_deref(),
             self.port,
             SMTP_PORTS,
@@ -182,7 +190,7 @@ impl RawSmtp {
             retry_delay,
             password,
             port,
-            host: self.host,
+            host,
             tls,
             user: self.user,
             max_attempts: self.max_attempts.unwrap_or(10).max(1),
