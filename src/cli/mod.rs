@@ -56,12 +56,19 @@ pub struct Cli {
         value_hint = ValueHint::FilePath
     )]
     db: Option<PathBuf>,
-    /// Log format on stderr
+    /// Log format on stderr (under systemd, text goes to the journal with its priority and fields)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Show times in UTC instead of the desk's time zone ([calendar] timezone)
     #[arg(long, global = true)]
     utc: bool,
+    /// More detail in the log: -v postdesk's debug lines, -vv its trace lines (over
+    /// POSTDESK_LOG and the config's log_level; dependencies stay at info)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Less in the log: -q warnings and errors only, -qq errors only
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    quiet: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -299,7 +306,7 @@ fn error_text(error: &anyhow::Error) -> String {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(&cli);
     // The daemon writes to no pipe of its own: a broken pipe there is a socket's failure.
     let reads_out = !matches!(cli.command, Command::Run { .. });
     match dispatch::run(cli) {
@@ -326,27 +333,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let spec = std::env::var("POSTDESK_LOG").ok();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(crate::telemetry::env_filter(spec.as_deref()))
-        .with_writer(std::io::stderr);
-    // Under systemd the journal stamps each line itself.
-    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    // Whatever POSTDESK_LOG asks, dependencies that log secrets stay at their cap.
-    let caps = crate::telemetry::caps();
-    match (format, journal) {
-        (LogFormat::Json, _) => builder.json().finish().with(caps).init(),
-        (LogFormat::Text, true) => builder
-            .with_ansi(false)
-            .without_time()
-            .finish()
-            .with(caps)
-            .init(),
-        (LogFormat::Text, false) => builder.finish().with(caps).init(),
-    }
+/// Logging by `-v`/`-q`, else `POSTDESK_LOG`, else (once the config is read) its
+/// `log_level`; see [`crate::telemetry`].
+fn init_logging(cli: &Cli) {
+    crate::telemetry::init(crate::telemetry::Settings {
+        flags: crate::telemetry::LogLevel::from_flags(cli.verbose, cli.quiet),
+        spec: std::env::var("POSTDESK_LOG").ok(),
+        format: match cli.log_format {
+            LogFormat::Text => crate::telemetry::LogFormat::Text,
+            LogFormat::Json => crate::telemetry::LogFormat::Json,
+        },
+    });
 }
 
 /// The config file in use: `--config`, else the default one if it exists.
@@ -373,6 +370,7 @@ fn load_config(cli: &Cli) -> Result<Config, UsageError> {
     if let Some(db) = &cli.db {
         config.database = db.clone();
     }
+    crate::telemetry::apply_config_level(config.log_level);
     Ok(config)
 }
 

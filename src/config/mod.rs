@@ -148,6 +148,8 @@ pub struct Config {
     pub templates: Option<PathBuf>,
     /// `[report]`: who gets the weekly report mail, and when.
     pub report: ReportSchedule,
+    /// postdesk's log level unless `-v`/`-q` or `POSTDESK_LOG` say otherwise.
+    pub log_level: crate::telemetry::LogLevel,
 }
 
 impl Config {
@@ -176,6 +178,7 @@ impl Config {
             token_key_file: None,
             templates: None,
             report: ReportSchedule::default(),
+            log_level: crate::telemetry::LogLevel::Info,
         }
     }
 

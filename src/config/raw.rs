@@ -15,6 +15,7 @@ pub(super) struct RawConfig {
     pub(super) ticket_tag: Option<String>,
     pub(super) token_key_file: Option<PathBuf>,
     pub(super) templates: Option<PathBuf>,
+    pub(super) log_level: Option<String>,
     #[serde(default)]
     pub(super) defaults: RawPolicy,
     pub(super) calendar: Option<RawCalendar>,

@@ -98,6 +98,7 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
                 if config.database != shared.config.database {
                     tracing::warn!("a new database path takes effect only after a restart");
                 }
+                crate::telemetry::apply_config_level(config.log_level);
                 shared = shared.with_config(config);
                 tracing::info!("config reloaded");
                 notify(&[NotifyState::Ready]);

@@ -239,6 +239,7 @@ pub fn log_filed(
             let reason = parse_error(*ticket).unwrap_or_default();
             tracing::warn!(
                 source = %location,
+                ticket = reference,
                 "#{reference}: stored unparsed ({reason}); not acknowledged, see `postdesk ticket {reference}`"
             );
         }

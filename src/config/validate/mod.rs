@@ -68,6 +68,13 @@ impl RawConfig {
             problems,
         );
         let ingest = self.ingest.validate(problems);
+        let log_level = parsed_or(
+            "log_level",
+            self.log_level.as_deref(),
+            crate::telemetry::LogLevel::parse,
+            builtin.log_level,
+            problems,
+        );
         Config {
             database: self.database.unwrap_or(builtin.database),
             defaults,
@@ -82,6 +89,7 @@ impl RawConfig {
             token_key_file: self.token_key_file,
             templates: self.templates,
             report,
+            log_level,
         }
     }
 }
