@@ -3,8 +3,9 @@
 //! into Dovecot mailboxes. Two queues, three tickets each, all breaching between 12:00 and
 //! 13:00 Kyiv time: the `breach_notice = "hourly"` queue's lead gets one digest at 13:00
 //! naming all three (also across a restart in the middle of the hour), the default
-//! `"each"` queue's head gets one notice per ticket as each deadline passes. The clock is
-//! moved, never waited for; only mail delivery is polled for.
+//! `"each"` queue's head gets one notice per ticket as each deadline passes. With
+//! `warning_notice = "daily"` the agent gets the day's warnings in one mail at local
+//! midnight. The clock is moved, never waited for; only mail delivery is polled for.
 
 #[path = "support/mailstack.rs"]
 mod mailstack;
@@ -29,7 +30,23 @@ use tokio::sync::watch;
 
 const ARRIVAL: Duration = Duration::from_secs(40);
 
-fn config(dir: &Path, postfix: &Postfix) -> Config {
+/// The two queues of the breach test.
+const BREACH_QUEUES: &str = r#"
+[[queue]]
+name = "support"
+escalation = "lead@example.com"
+breach_notice = "hourly"
+
+[[queue]]
+name = "sales"
+escalation = "head@example.com"
+
+[[rule]]
+subject = "^Quote"
+queue = "sales"
+"#;
+
+fn config(dir: &Path, postfix: &Postfix, queues: &str) -> Config {
     let text = format!(
         r#"database = {db:?}
 
@@ -50,20 +67,7 @@ name = "support"
 address = "support@desk.example"
 display_name = "Example Support"
 maildir = {maildir:?}
-
-[[queue]]
-name = "support"
-escalation = "lead@example.com"
-breach_notice = "hourly"
-
-[[queue]]
-name = "sales"
-escalation = "head@example.com"
-
-[[rule]]
-subject = "^Quote"
-queue = "sales"
-"#,
+{queues}"#,
         db = dir.join("postdesk.db").display().to_string(),
         maildir = dir.join("maildir").display().to_string(),
         port = postfix.smtp_port(),
@@ -198,7 +202,7 @@ fn three_breaches_in_an_hour_make_one_digest_and_each_makes_one_notice_per_ticke
     let dovecot = Dovecot::start(&["lead", "head"]);
     let postfix = Postfix::start(&dovecot, "example.com");
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &postfix);
+    let config = config(dir.path(), &postfix, BREACH_QUEUES);
     let store = Store::open(&config.database, None).unwrap();
     // Monday 16 November 2026, 11:05 in Kyiv (09:05 UTC).
     let clock = Arc::new(ManualClock::new(at("2026-11-16T09:05:00Z")));
@@ -338,6 +342,74 @@ fn three_breaches_in_an_hour_make_one_digest_and_each_makes_one_notice_per_ticke
     );
     assert_eq!(mail_in(&dovecot, "lead").len(), 1);
     assert_eq!(mail_in(&dovecot, "head").len(), 3);
+}
+
+#[test]
+fn a_days_warnings_reach_the_agent_in_one_digest_at_local_midnight() {
+    let dovecot = Dovecot::start(&["agent"]);
+    let postfix = Postfix::start(&dovecot, "example.com");
+    let dir = tempfile::tempdir().unwrap();
+    let queues = "\n[[queue]]\nname = \"support\"\nagents = [\"agent@example.com\"]\nwarning_notice = \"daily\"\n";
+    let config = config(dir.path(), &postfix, queues);
+    let store = Store::open(&config.database, None).unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-11-16T09:00:00Z")));
+    let shared = Shared::new(config.clone(), store, clock.clone(), no_checkpointer());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tasks = start_tasks(&runtime, &shared);
+    // Filed at 11:00, 12:00 and 13:00 Kyiv; each warned at 75% of its hour.
+    let mut tickets = Vec::new();
+    for (hour, who) in [("09", "alice"), ("10", "bob"), ("11", "carol")] {
+        clock.set(at(&format!("2026-11-16T{hour}:00:00Z")));
+        let customer = format!("{who}@customer.example");
+        let ticket = file(&shared, &clock, &customer, &format!("Invoice for {who}"));
+        tickets.push(ticket);
+        clock.set(at(&format!("2026-11-16T{hour}:45:01Z")));
+        shared.deadline_wake.notify_one();
+        let deadline = Instant::now() + ARRIVAL;
+        while count(
+            &shared,
+            &format!("SELECT warned_at IS NOT NULL FROM tickets WHERE id = {ticket}"),
+        ) == 0
+        {
+            assert!(Instant::now() < deadline, "ticket {ticket} never warned");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(
+        count(
+            &shared,
+            "SELECT count(*) FROM outbox WHERE kind = 'warning'"
+        ),
+        0,
+        "no single warnings"
+    );
+    assert_eq!(
+        count(
+            &shared,
+            "SELECT count(*) FROM outbox WHERE kind = 'warning_digest' AND status = 'pending'"
+        ),
+        1
+    );
+    // Midnight in Kyiv is 22:00 UTC.
+    clock.set(at("2026-11-16T22:00:01Z"));
+    shared.outbox_wake.notify_one();
+    let mail = wait_mail(&dovecot, "agent", 1);
+    let (subject, body) = subject_and_body(&mail[0]);
+    assert_eq!(subject, "3 tickets due for a reply soon (2026-11-16)");
+    for (ticket, who) in tickets.iter().zip(["alice", "bob", "carol"]) {
+        let tag = format!("[#{}]", store::reference(*ticket));
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(&tag))
+            .unwrap_or_else(|| panic!("{tag} missing in\n{body}"));
+        assert!(line.contains(&format!("Invoice for {who}")), "{line}");
+    }
+    tasks.stop(&runtime);
+    assert_eq!(mail_in(&dovecot, "agent").len(), 1);
 }
 
 /// These tasks run without the daemon's checkpointer thread: SQLite checkpoints the store
