@@ -1,8 +1,10 @@
 //! Every mail postdesk writes, built from an outbox row and what the store knows at send
-//! time: acknowledgements, warnings and breach notices ([`ticket`]), relay forwards, relayed
-//! answers and agent notices ([`relay`]), and the weekly report ([`weekly`]). Reads only; the
-//! outbox loop in `daemon::outbox` sends what this returns.
+//! time: acknowledgements, warnings and breach notices ([`ticket`]), their hourly or daily
+//! digests ([`digest`]), relay forwards, relayed answers and agent notices ([`relay`]), and
+//! the weekly report ([`weekly`]). Reads only; the outbox loop in `daemon::outbox` sends
+//! what this returns.
 
+mod digest;
 mod relay;
 mod ticket;
 mod weekly;
@@ -37,14 +39,23 @@ pub fn compose(
         Ok(mail) => mail,
         Err(reason) => return Ok(Composed::Fail(reason.clone())),
     };
-    // The weekly report belongs to no ticket: it is built from the whole store.
-    if let OutboxMail::Report { since, until } = *mail {
-        return Ok(
-            match weekly::report_mail(conn, config, job, (since, until), now)? {
-                Ok(message) => Composed::Send(Box::new(message), None),
-                Err(reason) => Composed::Fail(reason),
-            },
-        );
+    // The weekly report and the digests belong to no one ticket.
+    match mail {
+        OutboxMail::Report { since, until } => {
+            return Ok(
+                match weekly::report_mail(conn, config, job, (*since, *until), now)? {
+                    Ok(message) => Composed::Send(Box::new(message), None),
+                    Err(reason) => Composed::Fail(reason),
+                },
+            );
+        }
+        OutboxMail::BreachDigest(list) => {
+            return digest::digest_mail(conn, config, job, (digest::Kind::Breach, list), now);
+        }
+        OutboxMail::WarningDigest(list) => {
+            return digest::digest_mail(conn, config, job, (digest::Kind::Warning, list), now);
+        }
+        _ => {}
     }
     let Some(ticket) = job.ticket else {
         return Ok(Composed::Fail("row has no ticket".into()));
@@ -87,8 +98,9 @@ pub fn compose(
             about.write_template(templates, Template::Acknowledgement { dedup_key }, now)
         }
         OutboxMail::Warning => about.write_template(templates, Template::Warning, now),
-        OutboxMail::BreachNotice | OutboxMail::Report { .. } => {
-            about.write_template(templates, Template::Breach, now)
+        OutboxMail::BreachNotice => about.write_template(templates, Template::Breach, now),
+        OutboxMail::Report { .. } | OutboxMail::BreachDigest(_) | OutboxMail::WarningDigest(_) => {
+            Ok(Composed::Fail("not a mail about one ticket".into()))
         }
     }
 }

@@ -1,11 +1,12 @@
-//! The weekly report as mail: the text report in the body, the HTML page attached.
+//! The weekly report as mail: a summary in the body (the headline numbers against the week
+//! before, the backlog, the latest breaches), the full report as the attached HTML page.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rusqlite::Connection;
 
 use crate::config::Config;
-use crate::report::{Params, compute, html, text};
+use crate::report::{Params, compute, html, summary, text, weekly};
 use crate::smtp::{self, FileAttachment, Outgoing};
 use crate::store::outbox::MailJob;
 
@@ -31,6 +32,19 @@ pub(super) fn report_mail(
         },
     )?;
     let tz = &config.calendar.timezone;
+    let before = Timestamp::from_second(since)
+        .map(|t| weekly::week_before(t, tz).as_second())
+        .unwrap_or(since - 7 * 86_400);
+    let previous = compute(
+        conn,
+        config,
+        &Params {
+            since: before,
+            until: since,
+            now: since,
+            queue: None,
+        },
+    )?;
     let outcome = match report.target.share_met {
         Some(share) => format!(
             "{} answered within target, {} missed",
@@ -45,8 +59,8 @@ pub(super) fn report_mail(
         day(until, tz),
     );
     let body = format!(
-        "{}\nThe attached page shows the same with charts; open it in a browser.\n",
-        text::render(&report, tz)
+        "{}\nThe attached page has the full report: every breach, the charts, the backlog by\nage and the top topics; open it in a browser.\n",
+        summary::render(&report, &previous, tz)
     );
     let page = html::render(&report, tz);
     let message_id = super::new_message_id(job, &mailbox.address);

@@ -51,6 +51,8 @@ pub(super) struct RawPolicy {
     pub(super) estimate_default: Option<String>,
     pub(super) estimate_min_samples: Option<u32>,
     pub(super) ack_daily_cap: Option<u32>,
+    pub(super) breach_notice: Option<String>,
+    pub(super) warning_notice: Option<String>,
 }
 
 #[derive(Deserialize)]

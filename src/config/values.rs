@@ -44,6 +44,42 @@ pub struct QueuePolicy {
     pub estimate_min_samples: u32,
     /// At most this many acknowledgements to one sender per day (mail-loop guard).
     pub ack_daily_cap: u32,
+    /// One breach notice per ticket, or one digest per hour or day to the escalation address.
+    pub breach_notice: NoticeMode,
+    /// The same for the warnings to the agents.
+    pub warning_notice: NoticeMode,
+}
+
+/// How warnings and breach notices reach their recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeMode {
+    /// One mail per ticket, right away.
+    Each,
+    /// One digest per recipient at the end of each hour (the queue's calendar time zone).
+    Hourly,
+    /// One digest per recipient at the end of each day (local midnight).
+    Daily,
+}
+
+impl NoticeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeMode::Each => "each",
+            NoticeMode::Hourly => "hourly",
+            NoticeMode::Daily => "daily",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<NoticeMode, String> {
+        match text {
+            "each" => Ok(NoticeMode::Each),
+            "hourly" => Ok(NoticeMode::Hourly),
+            "daily" => Ok(NoticeMode::Daily),
+            other => Err(format!(
+                "\"{other}\" is not a notice mode (use \"each\", \"hourly\" or \"daily\")"
+            )),
+        }
+    }
 }
 
 impl Default for QueuePolicy {
@@ -56,6 +92,8 @@ impl Default for QueuePolicy {
             estimate_default: Span::calendar(Duration::from_secs(4 * 3600)),
             estimate_min_samples: 20,
             ack_daily_cap: 3,
+            breach_notice: NoticeMode::Each,
+            warning_notice: NoticeMode::Each,
         }
     }
 }

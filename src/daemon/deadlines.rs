@@ -1,6 +1,8 @@
 //! The deadline scheduler: sleeps until the next warning or breach is due (or new work
 //! arrives), then records it — warning mail to the queue's agents at `warn_at`, and at the
-//! deadline the breach flag, the IMAP keywords and one notice to the escalation address.
+//! deadline the breach flag, the IMAP keywords and one notice to the escalation address
+//! (with `warning_notice`/`breach_notice = "hourly" | "daily"`, a line in the recipient's
+//! digest of the period instead, which the outbox sends at the period's end).
 //! Deadlines that passed while postdesk was down are handled at start. It also queues the
 //! weekly report mail when its slot comes (`report::weekly`).
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::runtime::Shared;
-use crate::store::deadlines;
+use crate::store::deadlines::{self, Notices};
 
 /// Deadlines handled per transaction.
 const BATCH: usize = 500;
@@ -64,16 +66,28 @@ pub fn handle_due(shared: &Shared) -> Result<Option<i64>, crate::store::StoreErr
             let mut mail = false;
             for ticket in &due {
                 let queue = config.queue(&ticket.queue);
+                let timezone = queue
+                    .map(|q| &q.calendar.timezone)
+                    .unwrap_or(&config.calendar.timezone);
+                let policy = queue.map(|q| &q.policy).unwrap_or(&config.defaults);
                 let breach = ticket.due_at.is_none_or(|due| due <= now);
                 if breach {
-                    let escalation = queue.and_then(|q| q.escalation.as_deref());
-                    deadlines::record_breach(&tx, ticket, now, escalation)?;
-                    mail |= escalation.is_some();
+                    let escalation = Notices {
+                        recipients: queue.map(|q| q.escalation.as_slice()).unwrap_or_default(),
+                        mode: policy.breach_notice,
+                        timezone,
+                    };
+                    deadlines::record_breach(&tx, ticket, now, &escalation)?;
+                    mail |= !escalation.recipients.is_empty();
                     tracing::warn!(ticket = crate::store::reference(ticket.id), queue = %ticket.queue, "response target missed");
                 } else {
-                    let agents = queue.map(|q| q.agents.as_slice()).unwrap_or_default();
-                    deadlines::record_warning(&tx, ticket, now, agents)?;
-                    mail |= !agents.is_empty();
+                    let agents = Notices {
+                        recipients: queue.map(|q| q.agents.as_slice()).unwrap_or_default(),
+                        mode: policy.warning_notice,
+                        timezone,
+                    };
+                    deadlines::record_warning(&tx, ticket, now, &agents)?;
+                    mail |= !agents.recipients.is_empty();
                 }
             }
             tx.commit()?;

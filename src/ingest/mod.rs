@@ -24,5 +24,5 @@ pub mod thread;
 
 pub use decide::decide;
 pub use decision::*;
-pub use outbox_mail::OutboxMail;
+pub use outbox_mail::{Digest, DigestTicket, OutboxMail};
 pub use prepare::{Prepared, prepare};

@@ -33,6 +33,68 @@ pub enum OutboxMail {
     },
     /// The weekly report of `[since, until)`.
     Report { since: i64, until: i64 },
+    /// To the escalation address of `breach_notice = "hourly" | "daily"` queues: every
+    /// breach of the period `[since, until)` in one mail, sent at `until`.
+    BreachDigest(Digest),
+    /// To an agent of `warning_notice = "hourly" | "daily"` queues: the warnings of the period.
+    WarningDigest(Digest),
+}
+
+/// A digest's period and the tickets recorded in it, in the order they were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digest {
+    pub since: i64,
+    pub until: i64,
+    pub tickets: Vec<DigestTicket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestTicket {
+    /// The ticket's id (not its reference).
+    pub id: i64,
+    /// The deadline that was missed (or is near).
+    pub due_at: i64,
+    /// When the breach (warning) was recorded.
+    pub at: i64,
+}
+
+impl Digest {
+    fn payload(&self) -> Value {
+        let tickets: Vec<Value> = self
+            .tickets
+            .iter()
+            .map(|t| json!({ "id": t.id, "due_at": t.due_at, "at": t.at }))
+            .collect();
+        json!({ "since": self.since, "until": self.until, "tickets": tickets })
+    }
+
+    fn from_payload(payload: &Value) -> Result<Digest, String> {
+        let number = |value: &Value, key: &str| value.get(key).and_then(Value::as_i64);
+        let (Some(since), Some(until)) = (number(payload, "since"), number(payload, "until"))
+        else {
+            return Err("digest row without its since/until period".into());
+        };
+        let tickets = payload
+            .get("tickets")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                Some(DigestTicket {
+                    id: number(t, "id")?,
+                    due_at: number(t, "due_at")?,
+                    at: number(t, "at")?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or("digest row with a broken ticket entry")?;
+        Ok(Digest {
+            since,
+            until,
+            tickets,
+        })
+    }
 }
 
 impl OutboxMail {
@@ -46,6 +108,8 @@ impl OutboxMail {
             OutboxMail::RelayAnswer { .. } => "relay_answer",
             OutboxMail::AgentNotice { .. } => "agent_notice",
             OutboxMail::Report { .. } => "report",
+            OutboxMail::BreachDigest(_) => "breach_digest",
+            OutboxMail::WarningDigest(_) => "warning_digest",
         }
     }
 
@@ -72,6 +136,9 @@ impl OutboxMail {
                 in_reply_to,
             } => json!({ "subject": subject, "body": body, "in_reply_to": in_reply_to }),
             OutboxMail::Report { since, until } => json!({ "since": since, "until": until }),
+            OutboxMail::BreachDigest(digest) | OutboxMail::WarningDigest(digest) => {
+                digest.payload()
+            }
         }
     }
 
@@ -107,6 +174,8 @@ impl OutboxMail {
                 };
                 OutboxMail::Report { since, until }
             }
+            "breach_digest" => OutboxMail::BreachDigest(Digest::from_payload(payload)?),
+            "warning_digest" => OutboxMail::WarningDigest(Digest::from_payload(payload)?),
             other => return Err(format!("no such kind of mail: {other:?}")),
         })
     }
@@ -139,6 +208,27 @@ mod tests {
                 in_reply_to: None,
             },
             OutboxMail::Report { since: 1, until: 2 },
+            OutboxMail::BreachDigest(Digest {
+                since: 3600,
+                until: 7200,
+                tickets: vec![
+                    DigestTicket {
+                        id: 1,
+                        due_at: 3000,
+                        at: 3700,
+                    },
+                    DigestTicket {
+                        id: 2,
+                        due_at: 3800,
+                        at: 3800,
+                    },
+                ],
+            }),
+            OutboxMail::WarningDigest(Digest {
+                since: 0,
+                until: 86_400,
+                tickets: Vec::new(),
+            }),
         ];
         for mail in mails {
             assert_eq!(OutboxMail::from_row(mail.kind(), &mail.payload()), Ok(mail));
@@ -154,5 +244,8 @@ mod tests {
         );
         assert!(OutboxMail::from_row("report", &json!({ "since": 1 })).is_err());
         assert!(OutboxMail::from_row("imap_flags", &json!({})).is_err());
+        assert!(OutboxMail::from_row("breach_digest", &json!({ "until": 1 })).is_err());
+        let broken = json!({ "since": 0, "until": 1, "tickets": [{ "id": 1 }] });
+        assert!(OutboxMail::from_row("warning_digest", &broken).is_err());
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod html;
 pub mod periods;
+pub mod summary;
 pub mod text;
 pub mod topics;
 pub mod weekly;

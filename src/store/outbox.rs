@@ -9,10 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::{TicketId, add_event, reference, views::rfc3339};
-use crate::ingest::{EventKind, OutboxMail};
+use crate::ingest::{Digest, EventKind, OutboxMail};
 
 /// Kinds of outbox rows that are mail (the rest are IMAP post-actions).
-pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice', 'report')";
+pub const MAIL_KINDS: &str = "('acknowledgement', 'warning', 'breach_notice', 'relay_forward', 'relay_answer', 'agent_notice', 'report', 'breach_digest', 'warning_digest')";
 
 #[derive(Debug, Clone)]
 pub struct MailJob {
@@ -80,14 +80,26 @@ pub fn mark_sent(conn: &Connection, job: &MailJob, now: i64) -> rusqlite::Result
         .query_row(params![job.id, now], |r| r.get(0))
         .optional()?
         .flatten();
-    let Some(ticket) = job.ticket else {
-        return Ok(());
-    };
     let detail = format!(
         "to {} as <{}>",
         job.recipient,
         message_id.as_deref().unwrap_or("?")
     );
+    // A digest tells each of its tickets that their notice went out.
+    if let Ok(OutboxMail::BreachDigest(digest) | OutboxMail::WarningDigest(digest)) = &job.mail {
+        let kind = match job.mail {
+            Ok(OutboxMail::WarningDigest(_)) => EventKind::WarningSent,
+            _ => EventKind::BreachNoticeSent,
+        };
+        let detail = format!("in the digest {detail}");
+        for ticket in digest_tickets(digest) {
+            add_event(conn, ticket, now, kind, &detail)?;
+        }
+        return Ok(());
+    }
+    let Some(ticket) = job.ticket else {
+        return Ok(());
+    };
     match job.kind.as_str() {
         "acknowledgement" => {
             conn.prepare_cached(
@@ -127,6 +139,17 @@ pub fn mark_failed(
          WHERE id = ?1",
     )?
     .execute(params![job.id, now, reason])?;
+    if let Ok(OutboxMail::BreachDigest(digest) | OutboxMail::WarningDigest(digest)) = &job.mail {
+        for ticket in digest_tickets(digest) {
+            add_event(
+                conn,
+                ticket,
+                now,
+                EventKind::OutboxFailed,
+                &format!("{} to {} not sent: {reason}", job.kind, job.recipient),
+            )?;
+        }
+    }
     if let Some(ticket) = job.ticket {
         add_event(
             conn,
@@ -151,6 +174,14 @@ pub fn mark_failed(
         }
     }
     Ok(())
+}
+
+/// The tickets a digest lists, each once.
+fn digest_tickets(digest: &Digest) -> Vec<TicketId> {
+    let mut ids: Vec<TicketId> = digest.tickets.iter().map(|t| t.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 pub fn cancel(conn: &Connection, job: &MailJob, now: i64, reason: &str) -> rusqlite::Result<()> {

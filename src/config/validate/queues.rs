@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use super::{Problems, check_address, parsed_or, positive, required};
 use crate::config::calendar::{Calendar, Span, WeekdayKey, parse_weekday};
 use crate::config::raw::{RawCalendar, RawPolicy, RawQueue};
-use crate::config::values::{Queue, QueueMode, QueuePolicy};
+use crate::config::values::{NoticeMode, Queue, QueueMode, QueuePolicy};
 
 /// `[[queue]]`: without any, the built-in queue with `[defaults]` and `[calendar]`.
 pub(super) fn queues(
@@ -113,6 +113,16 @@ impl RawPolicy {
             };
             parsed_or(&key, value.as_deref(), parse, fallback, problems)
         };
+        let notice = |name: &str, value: &Option<String>, fallback, problems: &mut Problems| {
+            let key = format!("{key}.{name}");
+            parsed_or(
+                &key,
+                value.as_deref(),
+                NoticeMode::parse,
+                fallback,
+                problems,
+            )
+        };
         let share =
             |name: &str, value: Option<f64>, fallback: f64, problems: &mut Problems| match value {
                 Some(v) if v > 0.0 && v < 1.0 => v,
@@ -150,6 +160,18 @@ impl RawPolicy {
                 .estimate_min_samples
                 .unwrap_or(base.estimate_min_samples),
             ack_daily_cap: self.ack_daily_cap.unwrap_or(base.ack_daily_cap),
+            breach_notice: notice(
+                "breach_notice",
+                &self.breach_notice,
+                base.breach_notice,
+                problems,
+            ),
+            warning_notice: notice(
+                "warning_notice",
+                &self.warning_notice,
+                base.warning_notice,
+                problems,
+            ),
         }
     }
 }
