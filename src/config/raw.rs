@@ -129,6 +129,8 @@ pub(super) struct RawQueue {
     pub(super) estimate_default: Option<String>,
     pub(super) estimate_min_samples: Option<u32>,
     pub(super) ack_daily_cap: Option<u32>,
+    pub(super) breach_notice: Option<String>,
+    pub(super) warning_notice: Option<String>,
 }
 
 impl RawQueue {
@@ -142,6 +144,8 @@ impl RawQueue {
             estimate_default: self.estimate_default.clone(),
             estimate_min_samples: self.estimate_min_samples,
             ack_daily_cap: self.ack_daily_cap,
+            breach_notice: self.breach_notice.clone(),
+            warning_notice: self.warning_notice.clone(),
         }
     }
 }

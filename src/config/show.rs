@@ -85,6 +85,8 @@ struct Policy {
     estimate_default: String,
     estimate_min_samples: u32,
     ack_daily_cap: u32,
+    breach_notice: &'static str,
+    warning_notice: &'static str,
 }
 
 impl Policy {
@@ -97,6 +99,8 @@ impl Policy {
             estimate_default: span(&policy.estimate_default),
             estimate_min_samples: policy.estimate_min_samples,
             ack_daily_cap: policy.ack_daily_cap,
+            breach_notice: policy.breach_notice.as_str(),
+            warning_notice: policy.warning_notice.as_str(),
         }
     }
 }
