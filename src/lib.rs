@@ -30,3 +30,4 @@ pub mod store;
 pub mod telemetry;
 pub mod terminal;
 pub mod text;
+pub mod web;

@@ -26,6 +26,7 @@ const FLOORS: &[&str] = &[
     "compose",
     "runtime",
     "sources",
+    "web",
     "daemon",
     "cli",
 ];

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{
     Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, load_config, reports,
-    tickets,
+    tickets, web,
 };
 
 pub(super) fn run(cli: Cli) -> Result<ExitCode> {
@@ -61,5 +61,6 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
             tickets::search(&config, cli.utc, &query, limit, json)
         }
         Command::Customer { address, json } => tickets::customer(&config, cli.utc, &address, json),
+        Command::Web { action } => web::command(&config, action),
     }
 }

@@ -27,6 +27,7 @@ mod ingest;
 pub mod probe;
 mod reports;
 mod tickets;
+mod web;
 
 #[cfg(test)]
 mod tests;
@@ -224,8 +225,73 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// The web console's users and API tokens ([web] in the config serves it)
+    Web {
+        #[command(subcommand)]
+        action: WebAction,
+    },
     #[command(flatten)]
     Doc(DocCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum WebAction {
+    /// Console users: add, list, remove
+    User {
+        #[command(subcommand)]
+        action: WebUserAction,
+    },
+    /// API tokens for `Authorization: Bearer TOKEN`
+    Token {
+        #[command(subcommand)]
+        action: WebTokenAction,
+    },
+}
+
+/// A console user's role: agents search, read, note and close; leads and admins too.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum WebRole {
+    Agent,
+    Lead,
+    Admin,
+}
+
+#[derive(Subcommand, Debug)]
+enum WebUserAction {
+    /// Add a user; the password is read from a file (or `-`, stdin), never from the command line
+    Add {
+        /// Letters, digits, '.', '_', '-' or '@'
+        #[arg(value_hint = ValueHint::Other)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: WebRole,
+        /// File whose first line is the password (at least 10 characters); `-` reads stdin
+        #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+        password_file: PathBuf,
+    },
+    /// List the users, their roles and open sessions
+    List {
+        /// Print the users as one JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user and end their sessions
+    Remove {
+        #[arg(value_hint = ValueHint::Other)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WebTokenAction {
+    /// Make an API token; it is printed once and stored only as a hash
+    Add {
+        /// What the token is for, e.g. "phone-system"
+        #[arg(value_hint = ValueHint::Other)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: WebRole,
+    },
 }
 
 #[derive(Subcommand, Debug)]

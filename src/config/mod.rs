@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use calendar::{Calendar, Span, WeekdayKey, WeeklyAt};
+pub use validate::web::WebConsole;
 pub use values::{
     Field, Imap, IngestLimits, Mailbox, MailboxSource, NoticeMode, Priority, Queue, QueueMode,
     QueuePolicy, ReportSchedule, Rule, Smtp, TicketTag, TlsMode, Vip,
@@ -150,6 +151,8 @@ pub struct Config {
     pub report: ReportSchedule,
     /// postdesk's log level unless `-v`/`-q` or `POSTDESK_LOG` say otherwise.
     pub log_level: crate::telemetry::LogLevel,
+    /// `[web]`: the web console, when the section is there.
+    pub web: Option<WebConsole>,
 }
 
 impl Config {
@@ -179,6 +182,7 @@ impl Config {
             templates: None,
             report: ReportSchedule::default(),
             log_level: crate::telemetry::LogLevel::Info,
+            web: None,
         }
     }
 

@@ -31,6 +31,15 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) ingest: RawIngest,
     pub(super) report: Option<RawReport>,
+    pub(super) web: Option<RawWeb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    pub(super) listen: Option<String>,
+    #[serde(default)]
+    pub(super) trusted_proxy: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -33,6 +33,8 @@ pub struct Effective {
     ingest: Ingest,
     vip: Vip,
     report: Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web: Option<WebShown>,
     mailbox: Vec<MailboxShown>,
     queue: Vec<QueueShown>,
     rule: Vec<RuleShown>,
@@ -57,11 +59,22 @@ impl Effective {
                 senders: config.vip.senders.clone(),
             },
             report: Report::of(&config.report),
+            web: config.web.as_ref().map(|web| WebShown {
+                listen: web.listen.to_string(),
+                trusted_proxy: web.trusted_proxy.iter().map(|ip| ip.to_string()).collect(),
+            }),
             mailbox: config.mailboxes.iter().map(MailboxShown::of).collect(),
             queue: config.queues.iter().map(QueueShown::of).collect(),
             rule: config.rules.iter().map(RuleShown::of).collect(),
         }
     }
+}
+
+/// `[web]`, as it is only shown when the console is on.
+#[derive(Serialize)]
+struct WebShown {
+    listen: String,
+    trusted_proxy: Vec<String>,
 }
 
 fn span(span: &Span) -> String {

@@ -59,6 +59,15 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     store.leave_checkpoints_to_checkpointer()?;
     let mut shared = Shared::new(config, store, Arc::new(SystemClock), checkpoint);
     let mut signals = Signals::listen()?;
+    let (web_stop, web_stopped) = watch::channel(false);
+    let web = shared.config.web.clone().map(|web| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(error) = crate::web::serve(shared, web, web_stopped).await {
+                tracing::error!("web console: {error:#}");
+            }
+        })
+    });
     notify(&[NotifyState::Ready]);
     let watchdog = spawn_watchdog();
     loop {
@@ -107,6 +116,11 @@ pub async fn run(config: Config, source: ConfigSource) -> Result<()> {
     }
     if let Some(watchdog) = watchdog {
         watchdog.abort();
+    }
+    web_stop.send(true).ok();
+    if let Some(web) = web {
+        // Open connections get the mailbox tasks' grace to finish.
+        tokio::time::timeout(STOP_GRACE, web).await.ok();
     }
     // The checkpointer's connection closes first, so that the writer's, the last one, folds
     // the log into the database file as it closes.

@@ -33,7 +33,9 @@ impl Store {
         let now = m.received_at;
         let placed = match &decision.placement {
             Placement::New(new) => insert_ticket(conn, new, now, token_key)?,
-            Placement::Existing { ticket, update } => update_ticket(conn, *ticket, update, now)?,
+            Placement::Existing { ticket, update } => {
+                update_ticket(conn, *ticket, update, now, true)?
+            }
         };
         let ticket = placed.ticket;
         for address in placed.participants {
@@ -59,6 +61,25 @@ impl Store {
             queue_mail(conn, ticket, mail, m.mailbox, now, token_key)?;
         }
         Ok((ticket, placed.is_new))
+    }
+
+    /// A change an agent makes without mail (the web console): the same ticket update, events
+    /// and withdrawn acknowledgement as the mail command's, without a message.
+    pub fn apply_action(
+        conn: &Connection,
+        ticket: TicketId,
+        update: &TicketUpdate<'_>,
+        events: &[crate::ingest::Event],
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        update_ticket(conn, ticket, update, now, false)?;
+        for event in events {
+            add_event(conn, ticket, now, event.kind, &event.detail)?;
+        }
+        if update.cancel_pending_ack {
+            cancel_pending_ack(conn, ticket, now)?;
+        }
+        Ok(())
     }
 }
 
@@ -111,6 +132,7 @@ fn update_ticket<'d>(
     ticket: TicketId,
     update: &'d TicketUpdate,
     now: i64,
+    message: bool,
 ) -> rusqlite::Result<Placed<'d>> {
     let (mode, since, warn, due) = match update.waiting {
         WaitingChange::Keep => (0, None, None, None),
@@ -119,8 +141,8 @@ fn update_ticket<'d>(
     };
     conn.prepare_cached(
         "UPDATE tickets SET
-                last_message_at = max(last_message_at, ?2),
-                message_count = message_count + 1,
+                last_message_at = CASE WHEN ?13 THEN max(last_message_at, ?2) ELSE last_message_at END,
+                message_count = message_count + ?13,
                 status = coalesce(?3, status),
                 waiting_since = CASE ?4 WHEN 0 THEN waiting_since WHEN 1 THEN ?5 ELSE NULL END,
                 due_at = CASE ?4 WHEN 0 THEN due_at WHEN 1 THEN ?6 ELSE NULL END,
@@ -148,6 +170,7 @@ fn update_ticket<'d>(
         update.assignee,
         update.queue,
         update.priority,
+        message,
     ])?;
     if let Some(label) = update.label {
         add_label(conn, ticket, label)?;
@@ -274,6 +297,10 @@ pub fn last_message_row(conn: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
+/// Messages read for phone numbers per batch filed: the new ones, and a share of those
+/// stored before the phone index existed.
+const PHONE_ROWS_PER_BATCH: usize = 2000;
+
 /// Adds the messages stored after row `after` to the full-text index, in one statement (one
 /// index flush for the whole batch).
 pub fn index_messages_after(conn: &Connection, after: i64) -> rusqlite::Result<()> {
@@ -282,6 +309,7 @@ pub fn index_messages_after(conn: &Connection, after: i64) -> rusqlite::Result<(
          SELECT id, subject, text FROM messages WHERE id > ?1",
     )?
     .execute([after])?;
+    super::search::index_phones(conn, PHONE_ROWS_PER_BATCH)?;
     Ok(())
 }
 

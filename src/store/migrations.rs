@@ -197,6 +197,38 @@ ALTER TABLE tickets ADD COLUMN closed_at INTEGER;
 UPDATE tickets SET closed_at = last_message_at WHERE status = 'closed';
 "#;
 
+/// The web console: its accounts (argon2id password hashes), their sessions and the API
+/// tokens (SHA-256 of the token: only the holder has the token itself), and the phone
+/// numbers found in messages, digits only and reversed, so that the last digits of a number
+/// — the part every way of writing it shares — are an index prefix.
+const WEB_CONSOLE: &str = r#"
+CREATE TABLE web_users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('agent','lead','admin')),
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_name  TEXT NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,
+    csrf       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_user ON web_sessions (user_name);
+CREATE TABLE web_tokens (
+    token_hash TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL CHECK (role IN ('agent','lead','admin')),
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE message_phones (
+    reversed   TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (reversed, message_id)
+) WITHOUT ROWID;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -205,6 +237,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up(WEB_CONSOLE),
     ])
 }
 

@@ -5,6 +5,7 @@
 mod queues;
 mod rules;
 mod servers;
+pub mod web;
 
 use std::time::Duration;
 
@@ -68,6 +69,7 @@ impl RawConfig {
             problems,
         );
         let ingest = self.ingest.validate(problems);
+        let web = self.web.map(|raw| raw.validate(problems));
         let log_level = parsed_or(
             "log_level",
             self.log_level.as_deref(),
@@ -90,6 +92,7 @@ impl RawConfig {
             templates: self.templates,
             report,
             log_level,
+            web,
         }
     }
 }
