@@ -251,8 +251,11 @@ enum WebAction {
 /// A console user's role: agents search, read, note and close; leads and admins too.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum WebRole {
+    /// Search, read, note and close tickets
     Agent,
+    /// An agent who leads the desk
     Lead,
+    /// A lead who runs the console
     Admin,
 }
 
@@ -263,6 +266,7 @@ enum WebUserAction {
         /// Letters, digits, '.', '_', '-' or '@'
         #[arg(value_hint = ValueHint::Other)]
         name: String,
+        /// What the user may do
         #[arg(long, value_enum)]
         role: WebRole,
         /// File whose first line is the password (at least 10 characters); `-` reads stdin
@@ -277,6 +281,7 @@ enum WebUserAction {
     },
     /// Remove a user and end their sessions
     Remove {
+        /// The user's name, as `web user list` shows it
         #[arg(value_hint = ValueHint::Other)]
         name: String,
     },
@@ -289,6 +294,7 @@ enum WebTokenAction {
         /// What the token is for, e.g. "phone-system"
         #[arg(value_hint = ValueHint::Other)]
         name: String,
+        /// What the token's holder may do
         #[arg(long, value_enum)]
         role: WebRole,
     },
