@@ -106,7 +106,7 @@ fn backup_holds_every_ticket_and_serves_as_the_database() {
     assert_eq!(tickets as usize, original.len());
     let raw: i64 = conn
         .query_row(
-            "SELECT count(*) FROM messages WHERE length(raw) > 0",
+            "SELECT count(*) FROM messages JOIN message_raw r ON r.message_id = messages.id WHERE length(r.bytes) > 0",
             [],
             |r| r.get(0),
         )

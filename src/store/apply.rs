@@ -194,9 +194,9 @@ fn insert_message(
     conn.prepare_cached(
         "INSERT INTO messages (ticket_id, dedup_key, message_id, kind, from_addr, from_name,
             to_addrs, cc_addrs, subject, date, received_at, language, text, headers, source,
-            threaded_by, parse_error, size, raw, mailbox, imap_folder, imap_uidvalidity, imap_uid)
+            threaded_by, parse_error, size, mailbox, imap_folder, imap_uidvalidity, imap_uid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23)",
+            ?20, ?21, ?22)",
     )?
     .execute(params![
         ticket,
@@ -217,13 +217,13 @@ fn insert_message(
         m.threaded_by.map(|v| v.as_str()),
         m.parse_error,
         raw.len() as i64,
-        raw,
         m.mailbox,
         m.imap.map(|l| &l.folder),
         m.imap.map(|l| l.uidvalidity),
         m.imap.map(|l| l.uid),
     ])?;
     let message_row = conn.last_insert_rowid();
+    super::raw::insert(conn, message_row, raw)?;
     for attachment in m.attachments {
         conn.prepare_cached(
             "INSERT INTO attachments (message_id, name, content_type, size) VALUES (?1, ?2, ?3, ?4)",

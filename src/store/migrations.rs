@@ -197,6 +197,17 @@ ALTER TABLE tickets ADD COLUMN closed_at INTEGER;
 UPDATE tickets SET closed_at = last_message_at WHERE status = 'closed';
 "#;
 
+/// The raw message in its own table, away from the hot message rows, compressed
+/// ([`super::raw`]); [`super::raw::move_out_of_messages`] moves the stored mail over and drops
+/// `messages.raw`. Removing a message removes its bytes with it.
+const V7: &str = r#"
+CREATE TABLE message_raw (
+    message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    codec      INTEGER NOT NULL,
+    bytes      BLOB NOT NULL
+);
+"#;
+
 /// The web console: its accounts (argon2id password hashes), their sessions and the API
 /// tokens (SHA-256 of the token: only the holder has the token itself), and the phone
 /// numbers found in messages, digits only and reversed, so that the last digits of a number
@@ -237,6 +248,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up_with_hook(V7, super::raw::move_out_of_messages),
         M::up(WEB_CONSOLE),
     ])
 }

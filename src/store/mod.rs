@@ -9,6 +9,7 @@ pub mod folders;
 mod lookup;
 mod migrations;
 pub mod outbox;
+pub mod raw;
 pub mod reports;
 pub mod search;
 mod tokens;

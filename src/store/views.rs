@@ -166,17 +166,17 @@ pub fn message_rows(conn: &Connection, reference: i64) -> rusqlite::Result<Optio
 }
 
 pub fn original(conn: &Connection, row: i64) -> rusqlite::Result<Original> {
-    conn.query_row(
-        "SELECT from_addr, received_at, raw FROM messages WHERE id = ?1",
+    let (sender, received_at) = conn.query_row(
+        "SELECT from_addr, received_at FROM messages WHERE id = ?1",
         [row],
-        |r| {
-            Ok(Original {
-                sender: r.get(0)?,
-                received_at: r.get(1)?,
-                raw: r.get(2)?,
-            })
-        },
-    )
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let raw = super::raw::read(conn, row)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    Ok(Original {
+        sender,
+        received_at,
+        raw,
+    })
 }
 
 pub fn ticket_detail(conn: &Connection, reference: i64) -> rusqlite::Result<Option<TicketDetail>> {

@@ -149,13 +149,16 @@ fn the_raw_message_is_stored_whole_and_the_derived_fields_cut() {
     ingester
         .ingest_batch(&mut store, &batch, &mut Summary::default())
         .unwrap();
-    let (stored, subject, text, headers): (Vec<u8>, i64, i64, i64) = store
+    let (row, subject, text, headers): (i64, i64, i64, i64) = store
         .connection()
         .query_row(
-            "SELECT raw, length(subject), length(CAST(text AS BLOB)), length(headers) FROM messages",
+            "SELECT id, length(subject), length(CAST(text AS BLOB)), length(headers) FROM messages",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
+        .unwrap();
+    let stored = crate::store::raw::read(store.connection(), row)
+        .unwrap()
         .unwrap();
     assert_eq!(stored, raw);
     assert_eq!(subject, MAX_SUBJECT_CHARS as i64);
