@@ -1,6 +1,7 @@
-//! Files that hold customer mail or secrets are the service user's alone, whatever the
-//! umask: the database and its `-wal` and `-shm` files are made mode 0600, and a password
-//! or key file that others can read is reported to the admin.
+//! Files that hold customer mail or secrets are kept from other users, whatever the umask:
+//! the database and its `-wal` and `-shm` files are made mode 0640 (the service user
+//! writes, members of its group may read, as the read-only commands do, and no one else),
+//! and a password or key file that others can read is reported to the admin.
 
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
@@ -12,25 +13,32 @@ use std::sync::Mutex;
 /// Mode bits that let anyone but the owner read a file.
 const OTHERS_READ: u32 = 0o044;
 
+/// The mode of the database and its `-wal` and `-shm` files: read and write for the owner,
+/// read for its group (a reader in WAL mode needs all three), nothing for others.
+pub const DATABASE_MODE: u32 = 0o640;
+
 /// Makes the database at `path` private before SQLite opens it: created empty with mode
-/// 0600 when it does not exist yet, else its mode (and that of any `-wal` and `-shm` file
-/// beside it) cut to 0600. SQLite gives the `-wal` and `-shm` files it creates later the
-/// mode of the database file, so they are private too.
+/// [`DATABASE_MODE`] when it does not exist yet, else its mode (and that of any `-wal` and
+/// `-shm` file beside it) set to it. SQLite gives the `-wal` and `-shm` files it creates
+/// later the mode of the database file, so they get the same.
 pub fn private_database(path: &Path) -> io::Result<()> {
     match OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(DATABASE_MODE)
         .open(path)
     {
-        Ok(_) => {}
+        Ok(file) => {
+            // The umask may have taken the group's read bit.
+            file.set_permissions(fs::Permissions::from_mode(DATABASE_MODE))?;
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
     }
     for file in database_files(path) {
         match fs::metadata(&file) {
-            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                fs::set_permissions(&file, fs::Permissions::from_mode(0o600))?;
+            Ok(meta) if meta.permissions().mode() & 0o777 != DATABASE_MODE => {
+                fs::set_permissions(&file, fs::Permissions::from_mode(DATABASE_MODE))?;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -45,7 +53,7 @@ pub fn private_database(path: &Path) -> io::Result<()> {
 pub fn make_database_private(path: &Path) {
     if let Err(error) = private_database(path) {
         tracing::warn!(
-            "cannot make the database {} private (mode 0600): {error}; run `chmod 600` on it and its -wal and -shm files",
+            "cannot set the mode of the database {} to 0640 (owner writes, group reads): {error}; run `chmod 640` on it and its -wal and -shm files",
             path.display()
         );
     }
@@ -105,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_database_and_its_wal_and_shm_are_0600() {
+    fn a_new_database_and_its_wal_and_shm_are_0640() {
         let dir = tempfile::tempdir().unwrap();
         // Whatever the umask lets through, as wide as it can be.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
@@ -117,7 +125,7 @@ mod tests {
             .unwrap();
         for file in database_files(&path) {
             assert!(file.exists(), "{}", file.display());
-            assert_eq!(mode(&file), 0o600, "{}", file.display());
+            assert_eq!(mode(&file), 0o640, "{}", file.display());
         }
     }
 
@@ -136,13 +144,14 @@ mod tests {
             // Still open: its -wal and -shm are there to be fixed as well.
             private_database(&path).unwrap();
             for file in database_files(&path) {
-                assert_eq!(mode(&file), 0o600, "{}", file.display());
+                assert_eq!(mode(&file), 0o640, "{}", file.display());
             }
         }
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        // A database of an older version (0600) becomes readable by the group.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         let _store = crate::store::Store::open(&path, None).unwrap();
         for file in database_files(&path) {
-            assert_eq!(mode(&file), 0o600, "{}", file.display());
+            assert_eq!(mode(&file), 0o640, "{}", file.display());
         }
     }
 

@@ -222,7 +222,7 @@ fn the_smaller_holes_stay_shut() {
     for name in ["postdesk.db", "postdesk.db-wal", "postdesk.db-shm"] {
         let path = daemon.path(name);
         if let Ok(meta) = std::fs::metadata(&path) {
-            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+            assert_eq!(meta.permissions().mode() & 0o777, 0o640, "{name}");
         } else {
             assert_eq!(name, "postdesk.db-shm", "{name} missing");
         }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use super::{UsageError, open_store, print_json, short_time};
+use super::{UsageError, open_reader, print_json, short_time};
 use crate::config::Config;
 use crate::ingest::Status;
 use crate::report::text::clip;
@@ -41,7 +41,7 @@ pub(super) fn tickets(
         ))
         .into());
     }
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let tickets = views::list_tickets(
         store.connection(),
         &TicketFilter {
@@ -66,7 +66,7 @@ pub(super) fn ticket(config: &Config, reference: &str, json: bool, mbox: bool) -
             "\"{reference}\" is not a ticket reference like 1042"
         ))
     })?;
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     if mbox {
         write_ticket_mbox(store.connection(), number)?;
         return Ok(ExitCode::SUCCESS);
@@ -100,7 +100,7 @@ pub(super) fn search(
     limit: usize,
     json: bool,
 ) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let hits = postdesk_search(store.connection(), &query.join(" "), limit)?;
     if json {
         print_json(&hits)?;
@@ -125,7 +125,7 @@ pub(super) fn search(
 
 /// `postdesk customer ADDRESS`.
 pub(super) fn customer(config: &Config, address: &str, json: bool) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let customer = views::customer(store.connection(), address)?;
     if json {
         print_json(&customer)?;
