@@ -280,7 +280,7 @@ fn open_store(config: &Config) -> Result<Store> {
 
 /// [`open_store`] for the commands that only read: read-only, so that members of the
 /// service's group can run them (README, "Running under systemd").
-fn open_reader(config: &Config) -> Result<Store> {
+fn open_reader(config: &Config) -> Result<crate::store::read_only::ReadOnlyStore> {
     Store::open_read_only(&config.database, config.token_key_file.as_deref())
         .context("cannot read the database (set `database` in the config or pass --db PATH; members of the group `postdesk` may read /var/lib/postdesk)")
 }

@@ -95,7 +95,7 @@ pub fn hold_for_daemon(database: &Path) -> Result<DatabaseLock, LockError> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             tracing::warn!(
-                "{} is held by maintenance (`postdesk db vacuum` or a restore): waiting for it to finish",
+                "{} is held by maintenance (`postdesk db vacuum`, a restore) or a reader of the stopped database: waiting for it to finish",
                 database.display()
             );
             file.lock_shared().map_err(io_error)?;
@@ -128,6 +128,43 @@ fn holder(file: &mut File) -> (String, Option<String>) {
     (role, pid)
 }
 
+/// A reader's lock on a database that no one has open (no `-wal` beside it): exclusive, for
+/// the few milliseconds of a read, so that no daemon starts writing under a reader that
+/// reads the database file directly (a daemon that starts meanwhile waits for it).
+/// `Ok(None)`: there is no lock file and this user may not make one, so no daemon of this
+/// version has ever run on the database. `Err` when a daemon or maintenance holds it.
+pub fn hold_for_reading(database: &Path) -> Result<Option<DatabaseLock>, LockError> {
+    let mut file = match open_lock_file(database) {
+        Ok(file) => file,
+        Err(LockError::Io { source, .. })
+            if matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(DatabaseLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(busy(database, &mut file)),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io {
+            path: lock_path(database),
+            source: e,
+        }),
+    }
+}
+
+/// Why the lock is taken: who holds it, as its file says.
+fn busy(database: &Path, file: &mut File) -> LockError {
+    let database = database.into();
+    match holder(file) {
+        (role, pid) if role == "maintenance" => LockError::Maintenance { database, pid },
+        (_, pid) => LockError::DaemonRunning { database, pid },
+    }
+}
+
 /// Maintenance's lock, exclusive; refused at once while a daemon (or other maintenance)
 /// holds the database.
 pub fn hold_exclusively(database: &Path) -> Result<DatabaseLock, LockError> {
@@ -137,13 +174,7 @@ pub fn hold_exclusively(database: &Path) -> Result<DatabaseLock, LockError> {
             note_holder(&mut file, "maintenance");
             Ok(DatabaseLock { _file: file })
         }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let database = database.into();
-            Err(match holder(&mut file) {
-                (role, pid) if role == "maintenance" => LockError::Maintenance { database, pid },
-                (_, pid) => LockError::DaemonRunning { database, pid },
-            })
-        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(busy(database, &mut file)),
         Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io {
             path: lock_path(database),
             source: e,

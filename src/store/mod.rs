@@ -10,7 +10,7 @@ pub mod lock;
 mod lookup;
 mod migrations;
 pub mod outbox;
-mod read_only;
+pub mod read_only;
 pub mod reports;
 pub mod search;
 mod tokens;

@@ -241,10 +241,16 @@ mod tests {
             let first = row.split('|').nth(1).unwrap();
             for key in first.split('`').skip(1).step_by(2) {
                 let roff_key = key.replace('-', "\\-");
-                assert!(page.contains(&format!("\\fB{roff_key}")), "{key} not in the page");
+                assert!(
+                    page.contains(&format!("\\fB{roff_key}")),
+                    "{key} not in the page"
+                );
                 keys += 1;
             }
         }
-        assert!(keys > 40, "only {keys} keys found in the README's reference");
+        assert!(
+            keys > 40,
+            "only {keys} keys found in the README's reference"
+        );
     }
 }
