@@ -77,8 +77,13 @@ impl Store {
         let conn = if !wal.exists() && !shm.exists() {
             // No one has it open. A lock that cannot be had means a daemon is starting:
             // its -wal and -shm are about to be there, so read as while it runs.
-            held = lock::hold_for_reading(path).ok().flatten();
-            if held.is_some() && !wal.exists() {
+            // No lock file that this user could make: no daemon of this version has run on
+            // it yet (one that starts now makes it and waits for nothing; a reader takes
+            // that chance, for the moment of its read).
+            let lock = lock::hold_for_reading(path);
+            let alone = lock.is_ok();
+            held = lock.ok().flatten();
+            if alone && !wal.exists() {
                 Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)
             } else {
                 Connection::open_with_flags(path, flags)
@@ -163,6 +168,7 @@ mod tests {
         let reader = Store::open_read_only(&path, None).unwrap();
         assert_eq!(probe(&reader), "kept");
         // Nothing was created beside it, and no daemon may start while it reads.
+        assert!(lock::lock_path(&path).exists());
         assert!(!wal.exists() && !shm.exists());
         assert!(lock::hold_exclusively(&path).is_err());
         drop(reader);
