@@ -135,7 +135,22 @@ impl Drop for Installed {
 }
 
 fn build_package() -> PathBuf {
-    let out = Command::new(repo().join("scripts/package"))
+    let mut command = Command::new(repo().join("scripts/package"));
+    // The variables cargo sets for a test (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...) would
+    // look like a changed environment to build scripts that watch them (ring's), and
+    // rebuild what a build from a shell has built: the release build runs as from a shell.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_")
+            && !matches!(
+                &*name,
+                "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_BUILD_JOBS"
+            )
+        {
+            command.env_remove(&*name);
+        }
+    }
+    let out = command
         .current_dir(repo())
         .stderr(Stdio::inherit())
         .output()
