@@ -136,7 +136,7 @@ impl Drop for Installed {
 
 fn build_package() -> PathBuf {
     let mut command = Command::new(repo().join("scripts/package"));
-    // The variables cargo sets for a test (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...) would
+    // The variables cargo sets for a test (CARGO_PKG_NAME, OUT_DIR, ...) would
     // look like a changed environment to build scripts that watch them (ring's), and
     // rebuild what a build from a shell has built: the release build runs as from a shell.
     for (name, _) in std::env::vars_os() {
