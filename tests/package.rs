@@ -136,18 +136,31 @@ impl Drop for Installed {
 
 fn build_package() -> PathBuf {
     let mut command = Command::new(repo().join("scripts/package"));
-    // The variables cargo sets for a test (CARGO_PKG_NAME, OUT_DIR, ...) would
-    // look like a changed environment to build scripts that watch them (ring's), and
-    // rebuild what a build from a shell has built: the release build runs as from a shell.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_")
-            && !matches!(
-                &*name,
-                "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_BUILD_JOBS"
+    // Only what a shell would pass: the variables cargo sets for a test (CARGO_PKG_NAME,
+    // OUT_DIR, ...) would look like a changed environment to build scripts that watch
+    // them (ring's), and rebuild what a build from a shell has built.
+    command.env_clear();
+    for (name, value) in std::env::vars_os() {
+        let keep = matches!(
+            name.to_str(),
+            Some(
+                "PATH"
+                    | "HOME"
+                    | "USER"
+                    | "LANG"
+                    | "LC_ALL"
+                    | "TERM"
+                    | "TMPDIR"
+                    | "CARGO_HOME"
+                    | "RUSTUP_HOME"
+                    | "RUSTUP_AUTO_INSTALL"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_BUILD_JOBS"
+                    | "CI"
             )
-        {
-            command.env_remove(&*name);
+        );
+        if keep {
+            command.env(name, value);
         }
     }
     let out = command
