@@ -38,6 +38,8 @@ pub(super) fn run_daemon(
         }),
         database_override: db,
     };
+    // Held until the daemon ends: `db vacuum` and restores refuse to run meanwhile.
+    let _lock = crate::store::lock::hold_for_daemon(&config.database)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,6 +74,10 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
             );
         }
         DbAction::Vacuum => {
+            if !database.is_file() {
+                return Err(usage(MaintenanceError::Missing(database.clone())));
+            }
+            let _lock = crate::store::lock::hold_exclusively(database)?;
             let (before, after) = backup::vacuum(database).map_err(usage)?;
             println!(
                 "vacuumed {}: {before} bytes before, {after} bytes after",

@@ -8,6 +8,21 @@ use clap::CommandFactory;
 use super::{Cli, DocCommand};
 use crate::config;
 
+mod config_page;
+
+/// `postdesk --version`: the version and the commit it was built from (build.rs).
+pub(super) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("POSTDESK_COMMIT"),
+    ")"
+);
+
+/// The version as man pages show it in their footer.
+fn version_line() -> String {
+    format!("postdesk {}", env!("CARGO_PKG_VERSION"))
+}
+
 pub(super) fn print_doc(doc: &DocCommand) -> Result<()> {
     // Rendered in memory first: the generators cannot report a failed write.
     let mut text = Vec::new();
@@ -20,10 +35,11 @@ pub(super) fn print_doc(doc: &DocCommand) -> Result<()> {
             let written = |e: std::io::Error| {
                 anyhow::anyhow!("cannot write man pages into {}: {e}", dir.display())
             };
-            clap_mangen::generate_to(Cli::command(), dir).map_err(written)?;
+            clap_mangen::generate_to(man_command(), dir).map_err(written)?;
             // The main page again, with the sections clap does not know.
             write_man_page(&mut text)?;
             std::fs::write(dir.join("postdesk.1"), &text).map_err(written)?;
+            std::fs::write(dir.join("postdesk.toml.5"), config_page::render()).map_err(written)?;
             text = format!("man pages written to {}\n", dir.display()).into_bytes();
         }
     }
@@ -33,13 +49,17 @@ pub(super) fn print_doc(doc: &DocCommand) -> Result<()> {
     Ok(())
 }
 
+/// The command line as the man pages describe it: without the `help` subcommand, which
+/// has no page of its own (`postdesk help COMMAND` is `man postdesk-COMMAND`).
+fn man_command() -> clap::Command {
+    Cli::command().disable_help_subcommand(true)
+}
+
 /// The man page: clap's sections from the definitions above, plus what an admin looks
 /// for in one (exit status, environment, files).
 fn write_man_page(out: &mut dyn Write) -> std::io::Result<()> {
     use roff::{Roff, bold, roman};
-    // Without the `help` subcommand, as `generate_to` writes the pages: no page refers to a
-    // postdesk-help(1) that is never written.
-    let man = clap_mangen::Man::new(Cli::command().disable_help_subcommand(true).long_about(
+    let man = clap_mangen::Man::new(man_command().long_about(
         "postdesk watches support mailboxes (IMAP or Maildir), files every message into a \
          ticket in SQLite, acknowledges customers with a realistic expected answer time, and \
          flags every request that misses its response target. `postdesk run` is the daemon; \
@@ -97,7 +117,7 @@ fn write_man_page(out: &mut dyn Write) -> std::io::Result<()> {
     );
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(
-        "systemctl(1), journalctl(1), systemd.exec(5); the README of postdesk for the config reference.",
+        "postdesk.toml(5) (the config file), systemctl(1), journalctl(1), systemd.exec(5).",
     )]);
     roff.to_writer(out)?;
     man.render_version_section(out)

@@ -35,7 +35,7 @@ mod tests;
 #[derive(Parser, Debug)]
 #[command(
     name = "postdesk",
-    version,
+    version = docs::VERSION,
     about = "Turns support mailboxes into a well-run email channel"
 )]
 pub struct Cli {
@@ -326,7 +326,8 @@ enum DocCommand {
     },
     /// Print the man page (roff), or write one page per command into a folder
     Man {
-        /// Write postdesk.1 and postdesk-COMMAND.1 for every command into this folder
+        /// Write postdesk.1, postdesk-COMMAND.1 for every command, and postdesk.toml.5 (the
+        /// config file) into this folder
         #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
         dir: Option<PathBuf>,
     },
@@ -449,6 +450,13 @@ fn load_config(cli: &Cli) -> Result<Config, UsageError> {
 fn open_store(config: &Config) -> Result<Store> {
     Store::open(&config.database, config.token_key_file.as_deref())
         .context("cannot use the database (set `database` in the config or pass --db PATH)")
+}
+
+/// [`open_store`] for the commands that only read: read-only, so that members of the
+/// service's group can run them (README, "Running under systemd").
+fn open_reader(config: &Config) -> Result<crate::store::read_only::ReadOnlyStore> {
+    Store::open_read_only(&config.database, config.token_key_file.as_deref())
+        .context("cannot read the database (set `database` in the config or pass --db PATH; members of the group `postdesk` may read /var/lib/postdesk)")
 }
 
 /// Every `--json`: one pretty-printed document on stdout.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use super::{UsageError, open_store, print_json};
+use super::{UsageError, open_reader, print_json};
 use crate::config::{self, Config};
 
 /// `postdesk report`: computed from the store, printed as text or JSON, optionally written
@@ -28,7 +28,7 @@ pub(super) fn print_report(
     let now = jiff::Timestamp::now();
     let tz = &config.calendar.timezone;
     let since = report_start(since, now, tz).map_err(UsageError::Invalid)?;
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let params = crate::report::Params {
         since,
         until: now.as_second(),

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use jiff::tz::TimeZone;
 
-use super::{UsageError, open_store, print_json};
+use super::{UsageError, open_reader, print_json};
 use crate::config::Config;
 use crate::report::text::clip;
 use crate::sources::files as source;
@@ -96,7 +96,7 @@ pub(super) fn tickets(
         ))
         .into());
     }
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let tickets = views::list_tickets(
         store.connection(),
         &TicketFilter {
@@ -129,7 +129,7 @@ pub(super) fn ticket(
             "\"{reference}\" is not a ticket reference like 1042"
         ))
     })?;
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     if mbox {
         write_ticket_mbox(store.connection(), number)?;
         return Ok(ExitCode::SUCCESS);
@@ -175,7 +175,7 @@ pub(super) fn search(
     limit: usize,
     json: bool,
 ) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let hits = postdesk_search(store.connection(), &query.join(" "), limit)?;
     if json {
         print_json(&hits)?;
@@ -202,7 +202,7 @@ pub(super) fn search(
 
 /// `postdesk customer ADDRESS`.
 pub(super) fn customer(config: &Config, utc: bool, address: &str, json: bool) -> Result<ExitCode> {
-    let store = open_store(config)?;
+    let store = open_reader(config)?;
     let customer = views::customer(store.connection(), address)?;
     if json {
         print_json(&customer)?;
