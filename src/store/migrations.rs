@@ -197,6 +197,20 @@ ALTER TABLE tickets ADD COLUMN closed_at INTEGER;
 UPDATE tickets SET closed_at = last_message_at WHERE status = 'closed';
 "#;
 
+/// Listings most urgent first (`postdesk tickets`): per status, breached first, then the
+/// nearest due (undated last), then the oldest. The two computed keys are virtual columns
+/// (no storage) rather than index expressions so that [`super::listing`] can start a page
+/// with one row-value range of the index per status.
+const LISTING_BY_URGENCY: &str = r#"
+ALTER TABLE tickets ADD COLUMN listing_unbreached INTEGER
+    GENERATED ALWAYS AS (1 - breached) VIRTUAL;
+ALTER TABLE tickets ADD COLUMN listing_due INTEGER
+    GENERATED ALWAYS AS (coalesce(due_at, 9223372036854775807)) VIRTUAL;
+CREATE INDEX tickets_listing ON tickets (
+    status, listing_unbreached, listing_due, created_at, id
+);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -205,6 +219,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up(LISTING_BY_URGENCY),
     ])
 }
 
