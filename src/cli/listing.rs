@@ -93,18 +93,32 @@ impl TicketsArgs {
     /// What to list: statuses once each in their usual order, the cursor checked.
     fn listing(&self) -> Result<Listing, UsageError> {
         let wanted: Vec<&str> = if self.status.is_empty() {
-            if self.all { STATUSES.to_vec() } else { OPEN.to_vec() }
+            if self.all {
+                STATUSES.to_vec()
+            } else {
+                OPEN.to_vec()
+            }
         } else {
             self.status
                 .iter()
-                .flat_map(|s| if *s == "open" { OPEN.to_vec() } else { vec![*s] })
+                .flat_map(|s| {
+                    if *s == "open" {
+                        OPEN.to_vec()
+                    } else {
+                        vec![*s]
+                    }
+                })
                 .collect()
         };
         let statuses = STATUSES
             .into_iter()
             .filter(|s| wanted.contains(s))
             .collect();
-        let order = if self.all { Order::Oldest } else { Order::Urgent };
+        let order = if self.all {
+            Order::Oldest
+        } else {
+            Order::Urgent
+        };
         let after = self.after.as_deref().map(|text| parse_cursor(text, order));
         Ok(Listing {
             queue: self.queue.clone(),
@@ -205,11 +219,7 @@ struct JsonRow<'a> {
 }
 
 /// One pretty-printed array, each ticket serialized as its row comes.
-fn write_json(
-    out: &mut impl Write,
-    conn: &rusqlite::Connection,
-    listing: &Listing,
-) -> Result<()> {
+fn write_json(out: &mut impl Write, conn: &rusqlite::Connection, listing: &Listing) -> Result<()> {
     // serde_json's errors carry a closed pipe's io::Error; turned back into it, the pipe's
     // end is recognised and quiet.
     let io = std::io::Error::from;

@@ -196,7 +196,9 @@ fn statement(listing: &Listing) -> (String, Vec<Value>) {
         // As the index has it, so that only its breached part is read.
         filters.push_str(" AND listing_unbreached = 0");
     }
-    let limit = listing.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX - 1) + 1);
+    let limit = listing
+        .limit
+        .map(|n| i64::try_from(n).unwrap_or(i64::MAX - 1) + 1);
     match listing.order {
         Order::Oldest => oldest(listing, filters, values, limit),
         Order::Urgent => urgent(listing, &filters, &values, limit.unwrap_or(i64::MAX)),
@@ -227,12 +229,7 @@ fn oldest(
 }
 
 /// One ordered, limited read of the index per status; SQLite sorts what they return.
-fn urgent(
-    listing: &Listing,
-    filters: &str,
-    shared: &[Value],
-    limit: i64,
-) -> (String, Vec<Value>) {
+fn urgent(listing: &Listing, filters: &str, shared: &[Value], limit: i64) -> (String, Vec<Value>) {
     let (after, key) = match listing.after {
         Some(Cursor::Urgent(key)) => (
             format!(" AND ({URGENCY}) > (?, ?, ?, ?)"),

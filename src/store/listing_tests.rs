@@ -72,7 +72,10 @@ fn open_tickets_come_breached_then_nearest_due_then_oldest() {
     assert_eq!(next, None);
     let (ids, _) = page(&store, &listing(&STATUSES, Order::Oldest, None));
     assert_eq!(ids, (1..=9).collect::<Vec<_>>());
-    let (ids, _) = page(&store, &listing(&["closed", "ignored"], Order::Oldest, None));
+    let (ids, _) = page(
+        &store,
+        &listing(&["closed", "ignored"], Order::Oldest, None),
+    );
     assert_eq!(ids, [4, 8]);
 }
 
@@ -205,5 +208,8 @@ fn a_page_reads_the_listing_index() {
         })
         .count();
     assert_eq!(uses, 3, "{plan:#?}");
-    assert!(!plan.iter().any(|l| l.starts_with("SCAN tickets")), "{plan:#?}");
+    assert!(
+        !plan.iter().any(|l| l.starts_with("SCAN tickets")),
+        "{plan:#?}"
+    );
 }

@@ -38,7 +38,8 @@ pub struct TicketView {
     pub assignee: Option<String>,
 }
 
-pub(super) const TICKET_COLUMNS: &str = "id, status, queue, category, priority, labels, language, customer,
+pub(super) const TICKET_COLUMNS: &str =
+    "id, status, queue, category, priority, labels, language, customer,
     customer_name, subject, created_at, last_message_at, ack_sent_at, first_response_at, due_at,
     breached, unparsed, message_count, assignee";
 
