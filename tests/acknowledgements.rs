@@ -274,7 +274,7 @@ fn acknowledgement_in_the_customers_language_with_threading_headers() {
     assert_eq!(reply["message_id"], reply_id.as_str(), "{t:#}");
     assert_eq!(reply["kind"], "follow_up", "{t:#}");
     assert_eq!(reply["threaded_by"], "In-Reply-To", "{t:#}");
-    let tickets = daemon.json(&["tickets", "--json"]);
+    let tickets = daemon.json(&["tickets", "--all", "--json"]);
     let of_alice = tickets
         .as_array()
         .unwrap()

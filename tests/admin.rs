@@ -41,7 +41,7 @@ impl Desk {
 
     /// `tickets --json` on a database: (ref, subject) of every ticket.
     fn tickets(&self, db: &Path) -> Vec<(i64, String)> {
-        let out = self.run_on(db, &["tickets", "--json"]);
+        let out = self.run_on(db, &["tickets", "--all", "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let tickets: Value = serde_json::from_slice(&out.stdout).unwrap();
         tickets

@@ -112,7 +112,7 @@ fn a_bounced_acknowledgement_flags_its_ticket_for_a_phone_call() {
     assert_eq!(t["status"], before["status"], "{t:#}");
     assert_eq!(t["due_at"], before["due_at"], "{t:#}");
     // The listing shows it too.
-    let listed = daemon.json(&["tickets", "--json"]);
+    let listed = daemon.json(&["tickets", "--all", "--json"]);
     let row = listed
         .as_array()
         .unwrap()

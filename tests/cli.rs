@@ -78,7 +78,7 @@ fn ingest_fixtures_then_list_with_the_json_contract() {
         "ingested 0, duplicates 24, quarantined 0, failed 0"
     );
 
-    let tickets = cli.json(&["tickets", "--json"]);
+    let tickets = cli.json(&["tickets", "--all", "--json"]);
     let tickets = tickets.as_array().unwrap();
     // 24 messages: Alice's two and Bob's four share tickets, the rest are one each.
     assert_eq!(tickets.len(), 20);
@@ -112,7 +112,7 @@ fn ingest_fixtures_then_list_with_the_json_contract() {
     assert_eq!(bob["status"], "new");
     assert!(bob["due_at"].as_str().unwrap().ends_with('Z'));
 
-    let billing = cli.json(&["tickets", "--queue", "billing", "--json"]);
+    let billing = cli.json(&["tickets", "--all", "--queue", "billing", "--json"]);
     assert_eq!(billing.as_array().unwrap().len(), 3);
     let ignored = cli.json(&["tickets", "--status", "ignored", "--json"]);
     assert_eq!(ignored.as_array().unwrap().len(), 8);
@@ -144,7 +144,7 @@ fn ingest_fixtures_then_list_with_the_json_contract() {
     );
     assert_eq!(events[0]["type"], "created");
 
-    let human = cli.run(&["tickets"]);
+    let human = cli.run(&["tickets", "--all"]);
     assert!(stdout(&human).contains("Printer driver crashes on startup"));
     assert!(stdout(&human).contains("20 ticket(s)"));
 
@@ -191,7 +191,10 @@ fn stdin_and_mbox_go_through_the_same_pipeline() {
         "ingested 2, duplicates 1, quarantined 0, failed 0"
     );
     // Built-in defaults: everything in the one queue `support`.
-    let out = cli.command(None, &["tickets", "--json"]).output().unwrap();
+    let out = cli
+        .command(None, &["tickets", "--all", "--json"])
+        .output()
+        .unwrap();
     let tickets: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tickets.as_array().unwrap().len(), 2);
     assert!(
@@ -227,7 +230,7 @@ fn a_ticket_exports_as_an_mbox_of_its_original_messages() {
         let out = cli.run(&["ingest", path.to_str().unwrap()]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    let tickets = cli.json(&["tickets", "--json"]);
+    let tickets = cli.json(&["tickets", "--all", "--json"]);
     assert_eq!(tickets.as_array().unwrap().len(), 1, "{tickets:#}");
     let reference = tickets[0]["ref"].as_i64().unwrap().to_string();
 
@@ -283,7 +286,7 @@ fn quarantined_mail_does_not_fail_the_run() {
         "ingested 0, duplicates 0, quarantined 1, failed 0"
     );
     assert!(stderr(&out).contains("stored unparsed"), "{}", stderr(&out));
-    let tickets = cli.json(&["tickets", "--json"]);
+    let tickets = cli.json(&["tickets", "--all", "--json"]);
     assert_eq!(tickets[0]["unparsed"], true);
 }
 

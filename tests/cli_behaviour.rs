@@ -53,7 +53,7 @@ impl Desk {
 
     /// Bob's ticket (four messages, a name in his From:) as JSON.
     fn bobs_ticket(&self) -> Value {
-        let tickets = self.json(&["tickets", "--json"]);
+        let tickets = self.json(&["tickets", "--all", "--json"]);
         let bob = tickets
             .as_array()
             .unwrap()

@@ -81,7 +81,10 @@ impl Desk {
 
     /// The reference of the one ticket.
     fn ticket(&self) -> i64 {
-        let out = self.postdesk(&["tickets", "--json"]).output().unwrap();
+        let out = self
+            .postdesk(&["tickets", "--all", "--json"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let tickets: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(tickets.as_array().map(Vec::len), Some(1), "{tickets:#}");

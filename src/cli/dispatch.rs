@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::{
-    Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, load_config, reports,
-    tickets, web,
+    Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, listing, load_config,
+    reports, tickets, web,
 };
 
 pub(super) fn run(cli: Cli) -> Result<ExitCode> {
@@ -34,12 +34,7 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
             mailbox,
             json,
         } => ingest::ingest(&config, &paths, mailbox, json),
-        Command::Tickets {
-            queue,
-            status,
-            breached,
-            json,
-        } => tickets::tickets(&config, cli.utc, queue, status, breached, json),
+        Command::Tickets(args) => listing::tickets(&config, cli.utc, &args),
         Command::Ticket {
             reference,
             json,

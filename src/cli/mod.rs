@@ -9,12 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum, ValueHint};
 use serde::Serialize;
 
 use crate::config::{self, Config, ConfigError};
-use crate::ingest::Status;
 use crate::store::Store;
 use crate::terminal::{closed_pipe, visible_line};
 
@@ -24,6 +22,7 @@ mod dispatch;
 mod docs;
 pub mod explain;
 mod ingest;
+mod listing;
 pub mod probe;
 mod reports;
 mod tickets;
@@ -82,21 +81,6 @@ enum LogFormat {
     Json,
 }
 
-/// `--status`: the ticket statuses, offered by shell completion.
-fn status_values() -> PossibleValuesParser {
-    PossibleValuesParser::new(
-        [
-            Status::New,
-            Status::Acknowledged,
-            Status::Answered,
-            Status::Pending,
-            Status::Closed,
-            Status::Ignored,
-        ]
-        .map(Status::as_str),
-    )
-}
-
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The daemon: watch every configured mailbox (IMAP IDLE or polling, or a local Maildir)
@@ -118,21 +102,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List tickets
-    Tickets {
-        /// Only tickets of this configured queue
-        #[arg(long, value_name = "QUEUE", value_hint = ValueHint::Other)]
-        queue: Option<String>,
-        /// Only tickets in this status (new: waiting for an agent)
-        #[arg(long, value_name = "STATUS", value_parser = status_values())]
-        status: Option<String>,
-        /// Only tickets that missed their response target
-        #[arg(long)]
-        breached: bool,
-        /// Print the tickets as one JSON array
-        #[arg(long)]
-        json: bool,
-    },
+    /// List tickets: the open ones most urgent first (breached, then nearest due, then
+    /// oldest), 50 at a time; --all for every ticket, oldest first
+    Tickets(listing::TicketsArgs),
     /// Show one ticket with its messages and events
     Ticket {
         /// Ticket reference, e.g. 1042 or #1042

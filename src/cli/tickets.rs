@@ -1,4 +1,5 @@
-//! Reading the store: `tickets`, `ticket` (also as an mbox), `search` and `customer`.
+//! Reading the store: `ticket` (also as an mbox), `search` and `customer`, and the ticket
+//! table `tickets` (in `listing`) shares.
 //!
 //! Times are shown in the desk's time zone (`[calendar] timezone`) with its abbreviation,
 //! `2026-03-02 10:00 EET`, or in UTC with `--utc`; people as `Name <address>`. `--json`
@@ -16,7 +17,7 @@ use crate::report::text::clip;
 use crate::sources::files as source;
 use crate::store::Store;
 use crate::store::search::search as postdesk_search;
-use crate::store::views::{self, CustomerView, TicketFilter, TicketView};
+use crate::store::views::{self, CustomerView, TicketView};
 use crate::terminal::{visible, visible_line};
 
 /// How the reading commands show an instant: in one time zone, named on every time.
@@ -74,46 +75,6 @@ fn person_cell(name: Option<&str>, address: &str, width: usize) -> String {
         }
         _ => clip(address, width),
     }
-}
-
-/// `postdesk tickets`: `--queue` is checked before the store is opened (clap checks
-/// `--status`).
-pub(super) fn tickets(
-    config: &Config,
-    utc: bool,
-    queue: Option<String>,
-    status: Option<String>,
-    breached: bool,
-    json: bool,
-) -> Result<ExitCode> {
-    if let Some(queue) = &queue
-        && config.queue(queue).is_none()
-    {
-        let known: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
-        return Err(UsageError::Invalid(format!(
-            "--queue {queue}: no such queue; the config has {}",
-            known.join(", ")
-        ))
-        .into());
-    }
-    let store = open_reader(config)?;
-    let tickets = views::list_tickets(
-        store.connection(),
-        &TicketFilter {
-            queue,
-            status,
-            breached,
-            customer: None,
-        },
-    )?;
-    if json {
-        print_json(&tickets)?;
-    } else {
-        let mut out = crate::terminal::stdout();
-        write_ticket_table(&mut out, &tickets, &Shown::new(config, utc))?;
-        out.flush()?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `postdesk ticket REF [--json | --mbox]`.
@@ -249,39 +210,53 @@ fn write_ticket_table(
     tickets: &[TicketView],
     shown: &Shown,
 ) -> std::io::Result<()> {
+    write_ticket_header(out)?;
+    for t in tickets {
+        write_ticket_row(out, t, shown)?;
+    }
+    writeln!(out, "{} ticket(s)", tickets.len())?;
+    Ok(())
+}
+
+/// The ticket table's column names.
+pub(super) fn write_ticket_header(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<7} {:<12} {:<10} {:<7} {:<21} {:<CUSTOMER_WIDTH$} SUBJECT",
         "REF", "STATUS", "QUEUE", "PRIO", "DUE", "CUSTOMER"
-    )?;
-    for t in tickets {
-        let mut flags = String::new();
-        if t.breached {
-            flags.push_str("[BREACHED] ");
-        }
-        if t.unparsed {
-            flags.push_str("[UNPARSED] ");
-        }
-        let customer = if t.customer.is_empty() {
-            "(unknown)".to_string()
-        } else {
-            person_cell(t.customer_name.as_deref(), &t.customer, CUSTOMER_WIDTH)
-        };
-        writeln!(
-            out,
-            "{:<7} {:<12} {:<10} {:<7} {:<21} {:<CUSTOMER_WIDTH$} {}{}",
-            format!("#{}", t.reference),
-            visible_line(&t.status),
-            visible_line(&clip(&t.queue, 10)),
-            t.priority,
-            shown.time_or_dash(t.due_at.as_deref()),
-            visible_line(&customer),
-            flags,
-            visible_line(&clip(&t.subject, 60))
-        )?;
+    )
+}
+
+/// One ticket as a line of the table.
+pub(super) fn write_ticket_row(
+    out: &mut impl Write,
+    t: &TicketView,
+    shown: &Shown,
+) -> std::io::Result<()> {
+    let mut flags = String::new();
+    if t.breached {
+        flags.push_str("[BREACHED] ");
     }
-    writeln!(out, "{} ticket(s)", tickets.len())?;
-    Ok(())
+    if t.unparsed {
+        flags.push_str("[UNPARSED] ");
+    }
+    let customer = if t.customer.is_empty() {
+        "(unknown)".to_string()
+    } else {
+        person_cell(t.customer_name.as_deref(), &t.customer, CUSTOMER_WIDTH)
+    };
+    writeln!(
+        out,
+        "{:<7} {:<12} {:<10} {:<7} {:<21} {:<CUSTOMER_WIDTH$} {}{}",
+        format!("#{}", t.reference),
+        visible_line(&t.status),
+        visible_line(&clip(&t.queue, 10)),
+        t.priority,
+        shown.time_or_dash(t.due_at.as_deref()),
+        visible_line(&customer),
+        flags,
+        visible_line(&clip(&t.subject, 60))
+    )
 }
 
 /// `postdesk ticket REF --mbox`: each message as it arrived, read and written one at a time.

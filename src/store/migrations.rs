@@ -240,6 +240,20 @@ CREATE TABLE message_phones (
 ) WITHOUT ROWID;
 "#;
 
+/// Listings most urgent first (`postdesk tickets`): per status, breached first, then the
+/// nearest due (undated last), then the oldest. The two computed keys are virtual columns
+/// (no storage) rather than index expressions so that [`super::listing`] can start a page
+/// with one row-value range of the index per status.
+const LISTING_BY_URGENCY: &str = r#"
+ALTER TABLE tickets ADD COLUMN listing_unbreached INTEGER
+    GENERATED ALWAYS AS (1 - breached) VIRTUAL;
+ALTER TABLE tickets ADD COLUMN listing_due INTEGER
+    GENERATED ALWAYS AS (coalesce(due_at, 9223372036854775807)) VIRTUAL;
+CREATE INDEX tickets_listing ON tickets (
+    status, listing_unbreached, listing_due, created_at, id
+);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -250,6 +264,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V6),
         M::up_with_hook(V7, super::raw::move_out_of_messages),
         M::up(WEB_CONSOLE),
+        M::up(LISTING_BY_URGENCY),
     ])
 }
 
@@ -308,5 +323,38 @@ mod tests {
             )
             .unwrap();
         assert_eq!((token.as_str(), closed_at), ("tok1", Some(20)));
+    }
+
+    /// Tickets of a database made before the listing index get their keys computed: 0
+    /// when breached, the due time or the largest integer when there is none.
+    #[test]
+    fn the_listing_keys_come_to_existing_tickets() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tickets (id, status, queue, priority, customer, subject,
+                                  normalized_subject, created_at, last_message_at, due_at, breached)
+             VALUES (1, 'new', 'support', 'normal', 'a@c.example', 's', 's', 10, 10, 99, 1),
+                    (2, 'pending', 'support', 'normal', 'b@c.example', 's', 's', 20, 20, NULL, 0);",
+        )
+        .unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        let keys: Vec<(i64, i64)> = conn
+            .prepare("SELECT listing_unbreached, listing_due FROM tickets ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(keys, [(0, 99), (1, i64::MAX)]);
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM tickets INDEXED BY tickets_listing WHERE status = 'new'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 1);
     }
 }

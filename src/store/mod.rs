@@ -6,6 +6,7 @@ pub mod backup;
 pub mod deadlines;
 pub mod file;
 pub mod folders;
+pub mod listing;
 pub mod lock;
 mod lookup;
 mod migrations;

@@ -38,12 +38,13 @@ pub struct TicketView {
     pub assignee: Option<String>,
 }
 
-const TICKET_COLUMNS: &str = "id, status, queue, category, priority, labels, language, customer,
+pub(super) const TICKET_COLUMNS: &str =
+    "id, status, queue, category, priority, labels, language, customer,
     customer_name, subject, created_at, last_message_at, ack_sent_at, first_response_at, due_at,
     breached, unparsed, message_count, assignee";
 
 impl TicketView {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<TicketView> {
+    pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<TicketView> {
         let labels: String = row.get("labels")?;
         Ok(TicketView {
             reference: reference(row.get("id")?),
@@ -69,32 +70,15 @@ impl TicketView {
     }
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct TicketFilter {
-    pub queue: Option<String>,
-    pub status: Option<String>,
-    pub breached: bool,
-    pub customer: Option<String>,
-}
-
-pub fn list_tickets(conn: &Connection, filter: &TicketFilter) -> rusqlite::Result<Vec<TicketView>> {
+/// A customer's tickets, oldest first: the ones they took part in.
+fn customer_tickets(conn: &Connection, address: &str) -> rusqlite::Result<Vec<TicketView>> {
     let sql = format!(
         "SELECT {TICKET_COLUMNS} FROM tickets
-         WHERE (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR status = ?2)
-           AND (?3 = 0 OR breached = 1)
-           AND (?4 IS NULL OR id IN (SELECT ticket_id FROM participants WHERE address = ?4))
+         WHERE id IN (SELECT ticket_id FROM participants WHERE address = ?1)
          ORDER BY id"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            filter.queue,
-            filter.status,
-            filter.breached,
-            filter.customer
-        ],
-        TicketView::from_row,
-    )?;
+    let rows = stmt.query_map(params![address], TicketView::from_row)?;
     rows.collect()
 }
 
@@ -280,13 +264,7 @@ pub struct CustomerView {
 
 pub fn customer(conn: &Connection, address: &str) -> rusqlite::Result<CustomerView> {
     let address = address.trim().to_lowercase();
-    let tickets = list_tickets(
-        conn,
-        &TicketFilter {
-            customer: Some(address.clone()),
-            ..TicketFilter::default()
-        },
-    )?;
+    let tickets = customer_tickets(conn, &address)?;
     let (first, last, count, name): (Option<i64>, Option<i64>, i64, Option<String>) = conn
         .query_row(
             "SELECT min(received_at), max(received_at), count(*),
