@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use calendar::{Calendar, Span, WeekdayKey, WeeklyAt};
 pub use values::{
     Field, Imap, IngestLimits, Mailbox, MailboxSource, NoticeMode, Priority, Queue, QueueMode,
-    QueuePolicy, ReportSchedule, Rule, Smtp, TicketTag, TlsMode, Vip,
+    QueuePolicy, ReportSchedule, Retention, RetentionUnit, Rule, Smtp, TicketTag, TlsMode, Vip,
 };
 
 use document::Places;

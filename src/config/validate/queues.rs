@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use super::{Problems, check_address, parsed_or, positive, required};
 use crate::config::calendar::{Calendar, Span, WeekdayKey, parse_weekday};
 use crate::config::raw::{RawCalendar, RawPolicy, RawQueue};
-use crate::config::values::{NoticeMode, Queue, QueueMode, QueuePolicy};
+use crate::config::values::{NoticeMode, Queue, QueueMode, QueuePolicy, Retention};
 
 /// `[[queue]]`: without any, the built-in queue with `[defaults]` and `[calendar]`.
 pub(super) fn queues(
@@ -170,6 +170,13 @@ impl RawPolicy {
                 "warning_notice",
                 &self.warning_notice,
                 base.warning_notice,
+                problems,
+            ),
+            retention: parsed_or(
+                &format!("{key}.retention"),
+                self.retention.as_deref(),
+                Retention::parse,
+                base.retention,
                 problems,
             ),
         }
