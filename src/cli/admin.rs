@@ -71,6 +71,7 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
                 summary.bytes
             );
         }
+        DbAction::Prune(prune) => return super::retention::prune(config, prune),
         DbAction::Vacuum => {
             let (before, after) = backup::vacuum(database).map_err(usage)?;
             println!(

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{
     Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, load_config, reports,
-    tickets,
+    retention, tickets,
 };
 
 pub(super) fn run(cli: Cli) -> Result<ExitCode> {
@@ -60,6 +60,13 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search { query, limit, json } => {
             tickets::search(&config, cli.utc, &query, limit, json)
         }
-        Command::Customer { address, json } => tickets::customer(&config, cli.utc, &address, json),
+        Command::Customer {
+            address,
+            json,
+            erase: true,
+        } => retention::erase(&config, &address, json),
+        Command::Customer { address, json, .. } => {
+            tickets::customer(&config, cli.utc, &address, json)
+        }
     }
 }

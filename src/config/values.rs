@@ -75,7 +75,9 @@ impl Retention {
         if text == "forever" {
             return Ok(Retention::Forever);
         }
-        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let unit = match &text[digits..] {
             "d" => Some(RetentionUnit::Days),
             "w" => Some(RetentionUnit::Weeks),

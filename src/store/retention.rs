@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::config::Config;
+
 /// Statuses a ticket must have to be pruned: nobody is waiting on it.
 pub const PRUNABLE: &str = "'closed', 'ignored'";
 
@@ -33,13 +35,49 @@ impl Removed {
 }
 
 /// Which tickets a prune looks at.
-#[derive(Debug, Clone, Copy)]
-pub enum Queues<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queues {
     All,
     /// Only this queue.
-    Named(&'a str),
-    /// Tickets of queues not named here (queues no longer configured).
-    Other(&'a [String]),
+    Named(String),
+    /// Tickets of queues not named here (`[defaults]` retention for queues no longer
+    /// configured).
+    Other(Vec<String>),
+}
+
+/// One prune: tickets of `queues` last touched before `cutoff` (seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub queues: Queues,
+    pub cutoff: i64,
+}
+
+/// The prunes the configured `retention`s ask for at `now`: one per queue that keeps its
+/// tickets for a limited time, and one by `[defaults]` for tickets of queues no longer
+/// configured.
+pub fn configured_passes(config: &Config, now: jiff::Timestamp) -> Vec<Pass> {
+    let mut passes: Vec<Pass> = config
+        .queues
+        .iter()
+        .filter_map(|q| {
+            let cutoff = q.policy.retention.cutoff(now, &q.calendar.timezone)?;
+            Some(Pass {
+                queues: Queues::Named(q.name.clone()),
+                cutoff: cutoff.as_second(),
+            })
+        })
+        .collect();
+    if let Some(cutoff) = config
+        .defaults
+        .retention
+        .cutoff(now, &config.calendar.timezone)
+    {
+        passes.push(Pass {
+            queues: Queues::Other(config.queues.iter().map(|q| q.name.clone()).collect()),
+            cutoff: cutoff.as_second(),
+        });
+    }
+    passes
 }
 
 /// How many tickets and messages are marked for removal.
@@ -49,35 +87,46 @@ pub struct Marked {
     pub messages: usize,
 }
 
-fn reset_marks(conn: &Connection) -> rusqlite::Result<()> {
+/// Forgets what earlier calls marked: the start of every prune.
+pub fn clear_marks(conn: &Connection) -> rusqlite::Result<()> {
+    reset_marks(conn)
+}
+
+fn reset_marks_tables(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_tickets (id INTEGER PRIMARY KEY);
-         CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY);
-         DELETE FROM temp.doomed_tickets;
+         CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY);",
+    )
+}
+
+fn reset_marks(conn: &Connection) -> rusqlite::Result<()> {
+    reset_marks_tables(conn)?;
+    conn.execute_batch(
+        "DELETE FROM temp.doomed_tickets;
          DELETE FROM temp.doomed_messages;",
     )
 }
 
-/// Marks closed and ignored tickets last touched (their last message, or their closing if
-/// later) before `cutoff` (seconds), at most `limit` of them, oldest first, with all their
-/// messages.
+/// Marks, besides what is marked already ([`clear_marks`]), closed and ignored tickets
+/// last touched (their last message, or their closing if later) before the pass's cutoff,
+/// at most `limit` of them, oldest first, with all their messages. Returns what it added.
 pub fn mark_closed_before(
     conn: &Connection,
-    cutoff: i64,
-    queues: Queues,
+    pass: &Pass,
     limit: Option<usize>,
 ) -> rusqlite::Result<Marked> {
-    reset_marks(conn)?;
-    let (filter, names) = match queues {
-        Queues::All => (String::new(), Vec::new()),
-        Queues::Named(name) => ("AND queue = ?3".into(), vec![name.to_string()]),
+    reset_marks_tables(conn)?;
+    let (filter, names) = match &pass.queues {
+        Queues::All => ("", None),
+        Queues::Named(name) => ("AND queue = ?3", Some(name.clone())),
         Queues::Other(names) => (
-            format!("AND queue NOT IN (SELECT value FROM json_each(?3))",),
-            vec![serde_json::to_string(names).unwrap_or_else(|_| "[]".into())],
+            "AND queue NOT IN (SELECT value FROM json_each(?3))",
+            Some(serde_json::to_string(names).unwrap_or_else(|_| "[]".into())),
         ),
     };
+    let cutoff = pass.cutoff;
     let sql = format!(
-        "INSERT INTO temp.doomed_tickets (id)
+        "INSERT OR IGNORE INTO temp.doomed_tickets (id)
          SELECT id FROM tickets
          WHERE status IN ({PRUNABLE})
            AND max(last_message_at, coalesce(closed_at, 0)) < ?1 {filter}
@@ -85,12 +134,12 @@ pub fn mark_closed_before(
          LIMIT ?2"
     );
     let limit = limit.map_or(-1, |n| n as i64);
-    let tickets = match names.first() {
+    let tickets = match names {
         Some(name) => conn.execute(&sql, params![cutoff, limit, name])?,
         None => conn.execute(&sql, params![cutoff, limit])?,
     };
     let messages = conn.execute(
-        "INSERT INTO temp.doomed_messages (id)
+        "INSERT OR IGNORE INTO temp.doomed_messages (id)
          SELECT m.id FROM messages m JOIN temp.doomed_tickets d ON m.ticket_id = d.id",
         [],
     )?;
@@ -234,15 +283,20 @@ pub fn shrinks_incrementally(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(mode == 2)
 }
 
-/// Gives the free pages back to the file system (outside any transaction), then copies
-/// the write-ahead log into the file so that the file itself shrinks.
-pub fn give_back_free_pages(conn: &Connection) -> rusqlite::Result<()> {
+/// Gives the free pages back to the file system (outside any transaction); with
+/// `checkpoint`, then copies the write-ahead log into the file so that the file itself
+/// shrinks (the daemon leaves that to its checkpointer).
+pub fn give_back_free_pages(conn: &Connection, checkpoint: bool) -> rusqlite::Result<()> {
     if shrinks_incrementally(conn)? {
-        conn.execute_batch("PRAGMA incremental_vacuum")?;
+        // Each step of the statement gives back one page.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut steps = vacuum.query([])?;
+        while steps.next()?.is_some() {}
     }
-    // Busy (the daemon reading) is no failure: the next checkpoint does it.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .optional()?;
+    if checkpoint {
+        // A reader in the way (the daemon) is no failure: a later checkpoint does it.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
     Ok(())
 }
 

@@ -55,6 +55,13 @@ fn ticket(conn: &Connection, id: i64, status: &str, customer: &str, senders: &[&
     .unwrap();
 }
 
+fn pass(queues: Queues) -> Pass {
+    Pass {
+        queues,
+        cutoff: 1000,
+    }
+}
+
 fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
@@ -83,7 +90,7 @@ fn a_prune_removes_old_closed_tickets_with_every_row_of_theirs() {
     ticket(&tx, 2, "ignored", "b@x.example", &["b@x.example"], 100);
     ticket(&tx, 3, "new", "c@x.example", &["c@x.example"], 100);
     ticket(&tx, 4, "closed", "d@x.example", &["d@x.example"], 5000);
-    let marked = mark_closed_before(&tx, 1000, Queues::All, None).unwrap();
+    let marked = mark_closed_before(&tx, &pass(Queues::All), None).unwrap();
     assert_eq!(
         marked,
         Marked {
@@ -134,9 +141,11 @@ fn a_prune_keeps_to_its_queue_and_limit() {
     }
     tx.execute("UPDATE tickets SET queue = 'sales' WHERE id = 3", [])
         .unwrap();
-    let marked = mark_closed_before(&tx, 1000, Queues::Named("sales"), None).unwrap();
+    let marked = mark_closed_before(&tx, &pass(Queues::Named("sales".into())), None).unwrap();
     assert_eq!(marked.tickets, 1);
-    let marked = mark_closed_before(&tx, 1000, Queues::Other(&["sales".into()]), Some(1)).unwrap();
+    clear_marks(&tx).unwrap();
+    let other = pass(Queues::Other(vec!["sales".into()]));
+    let marked = mark_closed_before(&tx, &other, Some(1)).unwrap();
     assert_eq!(marked.tickets, 1);
     delete_marked(&tx).unwrap();
     // the oldest went first
@@ -232,4 +241,29 @@ fn the_last_retention_run_is_remembered() {
     set_last_retention_run(store.connection(), 42).unwrap();
     set_last_retention_run(store.connection(), 43).unwrap();
     assert_eq!(last_retention_run(store.connection()).unwrap(), Some(43));
+}
+
+#[test]
+fn freed_pages_go_back_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let store = Store::open(&path, None).unwrap();
+    let conn = store.connection();
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('big', zeroblob(2000000))",
+        [],
+    )
+    .unwrap();
+    let full = pages(conn).unwrap();
+    conn.execute("DELETE FROM settings WHERE key = 'big'", [])
+        .unwrap();
+    assert!(pages(conn).unwrap().free > 100);
+    give_back_free_pages(conn, true).unwrap();
+    let after = pages(conn).unwrap();
+    assert_eq!(after.free, 0);
+    assert!(after.count + 100 < full.count, "{full:?} -> {after:?}");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len() as i64,
+        after.bytes()
+    );
 }
