@@ -620,3 +620,119 @@ fn a_prune_killed_half_way_leaves_everything_or_nothing() {
     // a kill in the removal finds the database as it was
     assert!(states.contains(&"before"), "{states:?}");
 }
+
+#[test]
+fn the_daemon_applies_each_queues_retention() {
+    let desk = Desk::new();
+    desk.ingest(&[
+        mail(1, "a@customer.example", "", "old and closed"),
+        mail(2, "b@customer.example", "", "old and closed too"),
+        mail(
+            3,
+            "c@customer.example",
+            "",
+            "old, closed, in a queue kept forever",
+        ),
+        mail(4, "d@customer.example", "", "old but open"),
+    ]);
+    let conn = desk.db();
+    close_in_2020(&conn, "1, 2, 3");
+    conn.execute_batch(
+        "UPDATE tickets SET queue = 'sales' WHERE id = 3;
+         UPDATE tickets SET last_message_at = 1580000000 WHERE id = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    let config = std::fs::read_to_string(desk.path("postdesk.toml")).unwrap();
+    std::fs::write(
+        desk.path("postdesk.toml"),
+        format!(
+            "[defaults]\nretention = \"1y\"\n\n{config}\n[[queue]]\nname = \"sales\"\nretention = \"forever\"\n"
+        ),
+    )
+    .unwrap();
+    let shown = desk.ok(&["config", "show"]);
+    assert!(shown.contains("retention = \"1y\""), "{shown}");
+    assert!(shown.contains("retention = \"forever\""), "{shown}");
+    for folder in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(desk.path("maildir").join(folder)).unwrap();
+    }
+    let mut daemon = desk
+        .command(&["run"])
+        .current_dir(desk.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ids = loop {
+        let ids: String = one(
+            &desk.db(),
+            "SELECT group_concat(id) FROM (SELECT id FROM tickets ORDER BY id)",
+        );
+        if ids == "3,4" || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(ids, "3,4");
+    let conn = desk.db();
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM messages"), 2);
+    assert_eq!(
+        one::<i64>(
+            &conn,
+            "SELECT count(*) FROM settings WHERE key = 'retention_last_run'"
+        ),
+        1
+    );
+    healthy(&conn);
+    // a bad retention is refused at its place
+    std::fs::write(
+        desk.path("postdesk.toml"),
+        format!("[defaults]\nretention = \"3 years\"\n\n{config}"),
+    )
+    .unwrap();
+    let out = desk.run(&["check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("defaults.retention") && stderr.contains("\"3y\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_older_database_shrinks_once_vacuumed() {
+    let desk = Desk::new();
+    // as the releases before incremental vacuum made it
+    let conn = desk.db();
+    conn.pragma_update(None, "page_size", 16384).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    drop(conn);
+    let messages: Vec<Vec<u8>> = (1..=4)
+        .map(|n| mail(n, &format!("c{n}@customer.example"), "", &filler(n, 64)))
+        .collect();
+    desk.ingest(&messages);
+    assert_eq!(one::<i64>(&desk.db(), "PRAGMA auto_vacuum"), 0);
+    close_in_2020(&desk.db(), "1");
+    let size = desk.size();
+    let out = desk.run(&["db", "prune", "--before", "2021-01-01"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `postdesk db vacuum` once"));
+    assert_eq!(
+        desk.size(),
+        size,
+        "the file changed size without incremental vacuum"
+    );
+    desk.ok(&["db", "vacuum"]);
+    assert_eq!(one::<i64>(&desk.db(), "PRAGMA auto_vacuum"), 2);
+    let vacuumed = desk.size();
+    assert!(vacuumed < size);
+    close_in_2020(&desk.db(), "2");
+    let out = desk.run(&["db", "prune", "--before", "2021-01-01"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("db vacuum"));
+    assert!(desk.size() < vacuumed, "{} -> {}", vacuumed, desk.size());
+}

@@ -28,8 +28,13 @@ pub fn names_address(haystack: &[u8], address: &str) -> bool {
     let local = |b: u8| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b);
     (0..=haystack.len() - needle.len()).any(|at| {
         let end = at + needle.len();
-        haystack[at..end].eq_ignore_ascii_case(needle)
-            && (at == 0 || !local(haystack[at - 1]))
+        haystack
+            .get(at..end)
+            .is_some_and(|found| found.eq_ignore_ascii_case(needle))
+            && !at
+                .checked_sub(1)
+                .and_then(|before| haystack.get(before))
+                .is_some_and(|&b| local(b))
             && match haystack.get(end) {
                 None => true,
                 Some(b'.') => !haystack.get(end + 1).is_some_and(u8::is_ascii_alphanumeric),

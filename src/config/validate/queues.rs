@@ -172,14 +172,14 @@ impl RawPolicy {
                 base.warning_notice,
                 problems,
             ),
-            retention: parsed_or(
-                &format!("{key}.retention"),
-                self.retention.as_deref(),
-                Retention::parse,
-                base.retention,
-                problems,
-            ),
+            retention: self.retention(key, base, problems),
         }
+    }
+
+    fn retention(&self, key: &str, base: &QueuePolicy, problems: &mut Problems) -> Retention {
+        let key = format!("{key}.retention");
+        let value = self.retention.as_deref();
+        parsed_or(&key, value, Retention::parse, base.retention, problems)
     }
 }
 
