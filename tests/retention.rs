@@ -592,22 +592,27 @@ fn a_prune_killed_half_way_leaves_everything_or_nothing() {
     );
 
     let mut states = Vec::new();
-    for (n, share) in [0.1, 0.5, 0.9].iter().enumerate() {
+    for (n, share) in [0.1, 0.3, 0.6].iter().enumerate() {
         let db = copy(&format!("killed{n}.db"));
         let (mut child, removing, _) = start_prune(&desk, &db);
         std::thread::sleep(
             (removing + took.mul_f64(*share)).saturating_duration_since(Instant::now()),
         );
+        // On a busy machine this run may be quicker than the measured one and be done.
         let running = child.try_wait().unwrap().is_none();
         child.kill().unwrap();
         let status = child.wait().unwrap();
-        assert!(running && status.signal() == Some(9), "{status:?}");
+        assert!(!running || status.signal() == Some(9), "{status:?}");
         let now = counts(&db);
         assert!(
             now == before || now == after,
             "half-done after a kill at {share}: {now:?}, before {before:?}, after {after:?}"
         );
-        states.push(if now == before { "before" } else { "after" });
+        states.push(match (running, now == before) {
+            (false, _) => "finished",
+            (true, true) => "before",
+            (true, false) => "after",
+        });
         // and the prune can be done again, to the end
         let out = desk
             .command_on(&db, &["db", "prune", "--before", "2021-01-01"])
@@ -616,7 +621,7 @@ fn a_prune_killed_half_way_leaves_everything_or_nothing() {
         assert!(out.status.success());
         assert_eq!(counts(&db), after);
     }
-    eprintln!("removal took {took:?}; killed at 10%, 50%, 90%: {states:?}");
+    eprintln!("removal took {took:?}; killed at 10%, 30%, 60%: {states:?}");
     // a kill in the removal finds the database as it was
     assert!(states.contains(&"before"), "{states:?}");
 }
