@@ -73,6 +73,7 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
                 summary.bytes
             );
         }
+        DbAction::Prune(prune) => return super::retention::prune(config, prune),
         DbAction::Vacuum => {
             if !database.is_file() {
                 return Err(usage(MaintenanceError::Missing(database.clone())));

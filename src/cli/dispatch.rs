@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{
     Cli, Command, ConfigAction, admin, config_cmd, docs, explain, ingest, listing, load_config,
-    reports, tickets, web,
+    reports, retention, tickets, web,
 };
 
 pub(super) fn run(cli: Cli) -> Result<ExitCode> {
@@ -55,7 +55,14 @@ pub(super) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search { query, limit, json } => {
             tickets::search(&config, cli.utc, &query, limit, json)
         }
-        Command::Customer { address, json } => tickets::customer(&config, cli.utc, &address, json),
+        Command::Customer {
+            address,
+            json,
+            erase: true,
+        } => retention::erase(&config, &address, json),
+        Command::Customer { address, json, .. } => {
+            tickets::customer(&config, cli.utc, &address, json)
+        }
         Command::Web { action } => web::command(&config, action),
     }
 }

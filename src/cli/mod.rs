@@ -25,6 +25,7 @@ mod ingest;
 mod listing;
 pub mod probe;
 mod reports;
+mod retention;
 mod tickets;
 mod web;
 
@@ -151,6 +152,11 @@ enum Command {
         /// Print the customer and their tickets as one JSON document
         #[arg(long)]
         json: bool,
+        /// Remove the person's data (a data-protection request): their tickets, their
+        /// messages and every message naming them on other tickets, their participant,
+        /// threading and outbox rows; remaining tickets get an anonymous `erased` event
+        #[arg(long)]
+        erase: bool,
     },
     /// Side effects still to do (mail to send, IMAP keywords to set) and those that failed
     Outbox {
@@ -192,7 +198,7 @@ enum Command {
         #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
         html: Option<PathBuf>,
     },
-    /// Database maintenance: online backup, vacuum
+    /// Database maintenance: online backup, vacuum, pruning old tickets
     Db {
         #[command(subcommand)]
         action: DbAction,
@@ -285,6 +291,10 @@ enum DbAction {
     },
     /// Rebuild the database file to reclaim free space (best while the daemon is stopped)
     Vacuum,
+    /// Remove closed and ignored tickets last touched before a date (or past their queue's
+    /// `retention`) with their messages, events, outbox rows and index entries, in one
+    /// transaction; optionally exporting their mail to an mbox first
+    Prune(retention::PruneArgs),
 }
 
 /// Commands that only print documentation; they read no config.

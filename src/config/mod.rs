@@ -20,7 +20,7 @@ pub use calendar::{Calendar, Span, WeekdayKey, WeeklyAt};
 pub use validate::web::WebConsole;
 pub use values::{
     Field, Imap, IngestLimits, Mailbox, MailboxSource, NoticeMode, Priority, Queue, QueueMode,
-    QueuePolicy, ReportSchedule, Rule, Smtp, TicketTag, TlsMode, Vip,
+    QueuePolicy, ReportSchedule, Retention, RetentionUnit, Rule, Smtp, TicketTag, TlsMode, Vip,
 };
 
 use document::Places;

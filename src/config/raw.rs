@@ -62,6 +62,7 @@ pub(super) struct RawPolicy {
     pub(super) ack_daily_cap: Option<u32>,
     pub(super) breach_notice: Option<String>,
     pub(super) warning_notice: Option<String>,
+    pub(super) retention: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +141,7 @@ pub(super) struct RawQueue {
     pub(super) ack_daily_cap: Option<u32>,
     pub(super) breach_notice: Option<String>,
     pub(super) warning_notice: Option<String>,
+    pub(super) retention: Option<String>,
 }
 
 impl RawQueue {
@@ -155,6 +157,7 @@ impl RawQueue {
             ack_daily_cap: self.ack_daily_cap,
             breach_notice: self.breach_notice.clone(),
             warning_notice: self.warning_notice.clone(),
+            retention: self.retention.clone(),
         }
     }
 }

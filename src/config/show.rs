@@ -100,6 +100,7 @@ struct Policy {
     ack_daily_cap: u32,
     breach_notice: &'static str,
     warning_notice: &'static str,
+    retention: String,
 }
 
 impl Policy {
@@ -114,6 +115,7 @@ impl Policy {
             ack_daily_cap: policy.ack_daily_cap,
             breach_notice: policy.breach_notice.as_str(),
             warning_notice: policy.warning_notice.as_str(),
+            retention: policy.retention.to_string(),
         }
     }
 }

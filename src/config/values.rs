@@ -48,6 +48,85 @@ pub struct QueuePolicy {
     pub breach_notice: NoticeMode,
     /// The same for the warnings to the agents.
     pub warning_notice: NoticeMode,
+    /// How long closed and ignored tickets are kept after they were last touched.
+    pub retention: Retention,
+}
+
+/// `retention = "3y"`: how long a closed ticket is kept; `"forever"` (the default) keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Forever,
+    /// This many days, weeks, months or years (`d`, `w`, `mo`, `y`), counted in the
+    /// calendar's time zone.
+    For(u32, RetentionUnit),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionUnit {
+    Days,
+    Weeks,
+    Months,
+    Years,
+}
+
+impl Retention {
+    pub fn parse(text: &str) -> Result<Retention, String> {
+        let text = text.trim();
+        if text == "forever" {
+            return Ok(Retention::Forever);
+        }
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let unit = match &text[digits..] {
+            "d" => Some(RetentionUnit::Days),
+            "w" => Some(RetentionUnit::Weeks),
+            "mo" => Some(RetentionUnit::Months),
+            "y" => Some(RetentionUnit::Years),
+            _ => None,
+        };
+        match (text[..digits].parse::<u32>(), unit) {
+            (Ok(n), Some(unit)) if n > 0 && n <= 1000 => Ok(Retention::For(n, unit)),
+            _ => Err(format!(
+                "\"{text}\" is not a retention (use a length like \"90d\", \"26w\", \"18mo\", \"3y\", or \"forever\")"
+            )),
+        }
+    }
+
+    /// Tickets last touched before this moment are past their retention; `None` keeps all.
+    pub fn cutoff(&self, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<jiff::Timestamp> {
+        let Retention::For(n, unit) = *self else {
+            return None;
+        };
+        let n = i64::from(n);
+        let span = match unit {
+            RetentionUnit::Days => jiff::Span::new().days(n),
+            RetentionUnit::Weeks => jiff::Span::new().weeks(n),
+            RetentionUnit::Months => jiff::Span::new().months(n),
+            RetentionUnit::Years => jiff::Span::new().years(n),
+        };
+        now.to_zoned(tz.clone())
+            .checked_sub(span)
+            .map(|z| z.timestamp())
+            .ok()
+    }
+}
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Retention::Forever => f.write_str("forever"),
+            Retention::For(n, unit) => {
+                let unit = match unit {
+                    RetentionUnit::Days => "d",
+                    RetentionUnit::Weeks => "w",
+                    RetentionUnit::Months => "mo",
+                    RetentionUnit::Years => "y",
+                };
+                write!(f, "{n}{unit}")
+            }
+        }
+    }
 }
 
 /// How warnings and breach notices reach their recipients.
@@ -94,6 +173,7 @@ impl Default for QueuePolicy {
             ack_daily_cap: 3,
             breach_notice: NoticeMode::Each,
             warning_notice: NoticeMode::Each,
+            retention: Retention::Forever,
         }
     }
 }
@@ -330,3 +410,7 @@ impl TicketTag {
         self.pattern.replace_all(subject, "")
     }
 }
+
+#[cfg(test)]
+#[path = "retention_tests.rs"]
+mod retention_tests;

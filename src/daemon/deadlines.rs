@@ -101,8 +101,13 @@ pub fn handle_due(shared: &Shared) -> Result<Option<i64>, crate::store::StoreErr
         }
         if handled < BATCH {
             let next_report = crate::daemon::weekly::queue_due(shared)?;
+            let next_prune = crate::daemon::retention::apply_due(shared)?;
             let next_deadline = shared.read(deadlines::next_deadline)?;
-            return Ok(next_deadline.into_iter().chain(next_report).min());
+            return Ok(next_deadline
+                .into_iter()
+                .chain(next_report)
+                .chain(next_prune)
+                .min());
         }
     }
 }

@@ -5,6 +5,7 @@
 mod checkpoint;
 pub mod deadlines;
 pub mod outbox;
+mod retention;
 mod systemd;
 pub mod weekly;
 

@@ -153,7 +153,8 @@ pub fn vacuum(path: &Path) -> Result<(u64, u64), MaintenanceError> {
     let size = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let before = size();
     let conn = open_existing(path)?;
-    conn.execute_batch("VACUUM")?;
+    // A database made before incremental vacuum was set gets it with this rebuild.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM")?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     drop(conn);
     Ok((before, size()))

@@ -235,7 +235,7 @@ CREATE TABLE web_tokens (
 );
 CREATE TABLE message_phones (
     reversed   TEXT NOT NULL,
-    message_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     PRIMARY KEY (reversed, message_id)
 ) WITHOUT ROWID;
 "#;

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod raw;
 pub mod read_only;
 pub mod reports;
+pub mod retention;
 pub mod search;
 mod tokens;
 pub mod views;
@@ -89,6 +90,10 @@ impl Store {
         // chain of overflow pages, and filing a batch writes a quarter as many pages. Takes
         // effect only when the database is created.
         conn.pragma_update(None, "page_size", 16384)?;
+        // Pages freed by `db prune` and `customer --erase` go back to the file system at
+        // their end (`PRAGMA incremental_vacuum`). Also only on creation: an older database
+        // is converted by `postdesk db vacuum`.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         // As many pages cached as SQLite's default of 2 MB held when pages were 4 KiB: scans
         // like the deadline query touch one page per ticket.
         conn.pragma_update(None, "cache_size", -8192)?;

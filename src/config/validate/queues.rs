@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use super::{Problems, check_address, parsed_or, positive, required};
 use crate::config::calendar::{Calendar, Span, WeekdayKey, parse_weekday};
 use crate::config::raw::{RawCalendar, RawPolicy, RawQueue};
-use crate::config::values::{NoticeMode, Queue, QueueMode, QueuePolicy};
+use crate::config::values::{NoticeMode, Queue, QueueMode, QueuePolicy, Retention};
 
 /// `[[queue]]`: without any, the built-in queue with `[defaults]` and `[calendar]`.
 pub(super) fn queues(
@@ -172,7 +172,14 @@ impl RawPolicy {
                 base.warning_notice,
                 problems,
             ),
+            retention: self.retention(key, base, problems),
         }
+    }
+
+    fn retention(&self, key: &str, base: &QueuePolicy, problems: &mut Problems) -> Retention {
+        let key = format!("{key}.retention");
+        let value = self.retention.as_deref();
+        parsed_or(&key, value, Retention::parse, base.retention, problems)
     }
 }
 
