@@ -4,7 +4,8 @@
 //! phone number written differently from their mail, read the caller view, note a call
 //! and close the ticket (and see both in `postdesk ticket`); refusals without a session
 //! and without the CSRF token; a hostile subject shown as text; the API's JSON equal to
-//! the command line's. It saves the screenshots the README shows under docs/.
+//! the command line's. With `POSTDESK_SCREENSHOTS=1` it saves the screenshots the README
+//! shows under docs/.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -190,10 +191,16 @@ async fn browser(port: u16) -> Client {
         .expect("start a Chromium session through chromedriver")
 }
 
-fn docs(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("docs")
-        .join(name)
+/// Where a screenshot goes: `docs/` when `POSTDESK_SCREENSHOTS=1` asks to refresh the
+/// README's pictures, else the test's own directory (a test run leaves the checkout clean).
+fn screenshot_path(desk: &Desk, name: &str) -> PathBuf {
+    if std::env::var_os("POSTDESK_SCREENSHOTS").is_some_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name)
+    } else {
+        desk.path(name)
+    }
 }
 
 /// Files the two mails, adds the user and an API token; returns the token.
@@ -375,7 +382,11 @@ async fn drive(client: &Client, desk: &Desk, anna: i64, mallory: i64) -> Result<
         text.contains(&format!("#{anna}")) && text.contains("Invoice 2211"),
         "{text}"
     );
-    std::fs::write(docs("web-search.png"), client.screenshot().await.unwrap()).unwrap();
+    std::fs::write(
+        screenshot_path(desk, "web-search.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
     hits[0].click().await.unwrap();
 
     // The caller view: who, what was promised, not answered yet, times in the desk's zone.
@@ -407,7 +418,11 @@ async fn drive(client: &Client, desk: &Desk, anna: i64, mallory: i64) -> Result<
         "the quote is behind a 'Quoted history' fold"
     );
     client.set_window_size(420, 1300).await.unwrap();
-    std::fs::write(docs("web-caller.png"), client.screenshot().await.unwrap()).unwrap();
+    std::fs::write(
+        screenshot_path(desk, "web-caller.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
     client.set_window_size(1100, 800).await.unwrap();
 
     // Note the call, then close.
