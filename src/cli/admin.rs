@@ -64,14 +64,14 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
     match action {
         DbAction::Backup { file, force } => {
             let summary = backup::backup(database, &file, force).map_err(usage)?;
-            println!(
+            say!(
                 "backed up {} to {}: {} ticket(s), {} message(s), {} bytes",
                 database.display(),
                 file.display(),
                 summary.tickets,
                 summary.messages,
                 summary.bytes
-            );
+            )?;
         }
         DbAction::Prune(prune) => return super::retention::prune(config, prune),
         DbAction::Vacuum => {
@@ -80,10 +80,10 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
             }
             let _lock = crate::store::lock::hold_exclusively(database)?;
             let (before, after) = backup::vacuum(database).map_err(usage)?;
-            println!(
+            say!(
                 "vacuumed {}: {before} bytes before, {after} bytes after",
                 database.display()
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -103,7 +103,7 @@ pub(super) fn outbox(
         if !crate::store::outbox::retry(conn, id, now)? {
             bail!("no failed outbox row {id} (see `postdesk outbox`)");
         }
-        println!("outbox row {id} is pending again; a running daemon sends it within 30 s");
+        say!("outbox row {id} is pending again; a running daemon sends it within 30 s")?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows = crate::store::outbox::list(conn, all)?;

@@ -42,14 +42,14 @@ pub(super) fn check_config(
     }
     crate::text::templates::Templates::load(config.templates.as_deref())
         .map_err(|e| UsageError::Invalid(format!("templates: {e}")))?;
-    println!(
+    say!(
         "{}: OK — {} mailbox(es), {} queue(s), {} rule(s), database {}",
         config_source(given),
         config.mailboxes.len(),
         config.queues.len(),
         config.rules.len(),
         config.database.display()
-    );
+    )?;
     if !connect {
         return Ok(ExitCode::SUCCESS);
     }
@@ -65,13 +65,13 @@ fn check_connect(config: &Config) -> Result<ExitCode> {
     let checks = runtime.block_on(probe::check_all(config));
     for check in &checks {
         // A server's greeting or error text is shown as it answered.
-        println!("{}", visible_line(&check.to_string()));
+        say!("{}", visible_line(&check.to_string()))?;
     }
     let failed = checks.iter().filter(|c| !c.ok()).count();
     if checks.is_empty() {
-        println!("nothing to connect to: no IMAP mailbox and no [smtp]");
+        say!("nothing to connect to: no IMAP mailbox and no [smtp]")?;
     } else if failed > 0 {
-        println!("{failed} of {} endpoint(s) failed", checks.len());
+        say!("{failed} of {} endpoint(s) failed", checks.len())?;
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -85,11 +85,11 @@ pub(super) fn show(config: &Config, given: Option<&Path>, json: bool) -> Result<
         return Ok(ExitCode::SUCCESS);
     }
     let text = toml::to_string(&effective).context("cannot write the config as TOML")?;
-    println!(
+    say!(
         "# The effective configuration of {}: every key with the value postdesk uses, each",
         config_source(given)
-    );
-    println!("# queue's policy and calendar as they apply to it. Passwords are never shown.\n");
+    )?;
+    say!("# queue's policy and calendar as they apply to it. Passwords are never shown.\n")?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,16 @@ use crate::config::{self, Config, ConfigError};
 use crate::store::Store;
 use crate::terminal::{closed_pipe, visible_line};
 
+/// `println!` that hands a write error back (a closed pipe, for `main` to end quietly)
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = $crate::terminal::stdout();
+        writeln!(out, $($arg)*).and_then(|()| out.flush())
+    }};
+}
+
 mod admin;
 mod config_cmd;
 mod dispatch;

@@ -129,7 +129,7 @@ pub(super) fn prune(config: &Config, args: PruneArgs) -> Result<ExitCode> {
         messages += marked.messages;
     }
     if args.dry_run {
-        println!("would remove {tickets} closed ticket(s) with {messages} message(s)");
+        say!("would remove {tickets} closed ticket(s) with {messages} message(s)")?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("removing {tickets} closed ticket(s) with {messages} message(s)...");
@@ -142,7 +142,7 @@ pub(super) fn prune(config: &Config, args: PruneArgs) -> Result<ExitCode> {
     let removed = retention::delete_marked(&tx)?;
     tx.commit()
         .context("cannot commit the prune; nothing was removed")?;
-    print_removed(&removed);
+    print_removed(&removed)?;
     shrink_and_report(&store, &config.database, &before)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -180,16 +180,16 @@ fn export(conn: &rusqlite::Connection, file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn print_removed(removed: &Removed) {
+fn print_removed(removed: &Removed) -> std::io::Result<()> {
     let rows: Vec<String> = removed
         .0
         .iter()
         .map(|(table, n)| format!("{table} {n}"))
         .collect();
     if rows.is_empty() {
-        println!("removed nothing");
+        say!("removed nothing")
     } else {
-        println!("removed rows: {}", rows.join(", "));
+        say!("removed rows: {}", rows.join(", "))
     }
 }
 
@@ -231,7 +231,7 @@ pub(super) fn erase(config: &Config, address: &str, json: bool) -> Result<ExitCo
             kept_tickets: kept,
         })?;
     } else if erased.removed.0.is_empty() {
-        println!("nothing stored for {}", erased.address);
+        say!("nothing stored for {}", erased.address)?;
     } else {
         let mut out = crate::terminal::stdout();
         writeln!(out, "erased {}:", erased.address)?;

@@ -50,9 +50,9 @@ pub(super) fn command(config: &Config, action: WebAction) -> Result<ExitCode> {
             let store = open_store(config)?;
             accounts::add_user(store.connection(), &name, role.role(), &hash, now())
                 .map_err(usage)?;
-            println!("web user {name} added ({})", role.role().as_str());
+            say!("web user {name} added ({})", role.role().as_str())?;
             if config.web.is_none() {
-                println!("note: the console is off; add a [web] section to the config to serve it");
+                say!("note: the console is off; add a [web] section to the config to serve it")?;
             }
         }
         WebAction::User {
@@ -65,7 +65,7 @@ pub(super) fn command(config: &Config, action: WebAction) -> Result<ExitCode> {
             if !accounts::remove_user(store.connection(), &name)? {
                 bail!("no web user {name} (see `postdesk web user list`)");
             }
-            println!("web user {name} removed, their sessions ended");
+            say!("web user {name} removed, their sessions ended")?;
         }
         WebAction::Token {
             action: WebTokenAction::Add { name, role },
