@@ -9,6 +9,8 @@
 
 #[path = "support/mailstack.rs"]
 mod mailstack;
+#[path = "support/tasks.rs"]
+mod tasks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,14 +21,12 @@ use mail_parser::MessageParser;
 use mailstack::{Dovecot, Postfix};
 use postdesk::clock::ManualClock;
 use postdesk::config::Config;
-use postdesk::daemon::{deadlines as scheduler, outbox};
+use postdesk::daemon::deadlines as scheduler;
 use postdesk::ingest::Origin;
 use postdesk::runtime::Shared;
-use postdesk::smtp::Mailer;
 use postdesk::store::{self, Store};
 use postdesk::store::{Filed, Incoming, Ingester, Summary};
-use postdesk::text::templates::Templates;
-use tokio::sync::watch;
+use tasks::start_tasks;
 
 const ARRIVAL: Duration = Duration::from_secs(40);
 
@@ -159,42 +159,6 @@ fn subject_and_body(raw: &[u8]) -> (String, String) {
         parsed.subject().unwrap_or_default().to_string(),
         parsed.body_text(0).unwrap_or_default().into_owned(),
     )
-}
-
-/// The scheduler and the outbox worker of `postdesk run`, on `shared`.
-struct Tasks {
-    stop: watch::Sender<bool>,
-    handles: Vec<tokio::task::JoinHandle<()>>,
-}
-
-fn start_tasks(runtime: &tokio::runtime::Runtime, shared: &Shared) -> Tasks {
-    let (stop, stopped) = watch::channel(false);
-    // lettre's connection pool belongs to the runtime it is made in.
-    let _runtime = runtime.enter();
-    let mailer = Mailer::new(shared.config.smtp.as_ref().unwrap()).unwrap();
-    let templates = Arc::new(Templates::load(None).unwrap());
-    let handles = vec![
-        runtime.spawn(scheduler::run_deadlines(shared.clone(), stopped.clone())),
-        runtime.spawn(outbox::run_outbox(
-            shared.clone(),
-            mailer,
-            templates,
-            stopped,
-        )),
-    ];
-    Tasks { stop, handles }
-}
-
-impl Tasks {
-    fn stop(self, runtime: &tokio::runtime::Runtime) {
-        self.stop.send(true).unwrap();
-        for handle in self.handles {
-            runtime
-                .block_on(async { tokio::time::timeout(Duration::from_secs(20), handle).await })
-                .expect("task stops")
-                .unwrap();
-        }
-    }
 }
 
 #[test]

@@ -30,19 +30,8 @@ fn write_summary(
     previous: &Report,
     tz: &TimeZone,
 ) -> std::fmt::Result {
-    writeln!(
-        out,
-        "postdesk report: {} to {} ({}), {}",
-        local(report.since, tz),
-        local(report.until, tz),
-        report.timezone,
-        report
-            .queue
-            .as_deref()
-            .map(|q| format!("queue {}", printable(q)))
-            .unwrap_or_else(|| "all queues".into())
-    )?;
-    writeln!(out)?;
+    // The same heading as `postdesk report`.
+    super::text::write_heading(out, report, tz)?;
     write_headline(out, report, previous)?;
     write_backlog(out, report)?;
     write_breaches(out, report, tz)

@@ -27,7 +27,7 @@ fn write_report(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::R
 }
 
 /// The window, its time zone and the queue, then a blank line.
-fn write_heading(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
+pub(super) fn write_heading(out: &mut String, report: &Report, tz: &TimeZone) -> std::fmt::Result {
     writeln!(
         out,
         "postdesk report: {} to {} ({}), {}",

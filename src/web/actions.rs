@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::App;
+use super::accounts::Session;
 use super::auth::{Signed, check_csrf};
 use super::pages::reference;
 use super::view;
@@ -72,20 +73,26 @@ fn apply(app: &App, number: i64, update: &TicketUpdate<'_>, events: &[Event]) ->
     }
 }
 
+/// What every action checks first: the form's CSRF token, then the ticket number.
+fn checked_form(session: &Session, csrf: &str, number: &str) -> Result<i64, Response> {
+    check_csrf(session, csrf)?;
+    reference(number).ok_or_else(|| {
+        view::refused(
+            StatusCode::NOT_FOUND,
+            "That is not a ticket number like 1042.",
+        )
+    })
+}
+
 pub async fn note(
     State(app): State<App>,
     Signed(session): Signed,
     Path(number): Path<String>,
     Form(form): Form<NoteForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
-    }
-    let Some(number) = reference(&number) else {
-        return view::refused(
-            StatusCode::NOT_FOUND,
-            "That is not a ticket number like 1042.",
-        );
+    let number = match checked_form(&session, &form.csrf, &number) {
+        Ok(number) => number,
+        Err(refused) => return refused,
     };
     let text = form.text.trim();
     if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
@@ -113,14 +120,9 @@ pub async fn close(
     Path(number): Path<String>,
     Form(form): Form<CloseForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
-    }
-    let Some(number) = reference(&number) else {
-        return view::refused(
-            StatusCode::NOT_FOUND,
-            "That is not a ticket number like 1042.",
-        );
+    let number = match checked_form(&session, &form.csrf, &number) {
+        Ok(number) => number,
+        Err(refused) => return refused,
     };
     match status_of(&app, number) {
         Err(refused) => return refused,
