@@ -98,7 +98,7 @@ fn six_mistakes_are_six_lines_with_their_place_in_one_run() {
     let config = desk.config(SIX_MISTAKES);
     let out = desk.run(&config, &["check-config"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!stdout(&out).contains("OK"), "{}", stdout(&out));
     let file = config.display().to_string();
     let dir = desk.dir.path().display().to_string();
@@ -177,6 +177,27 @@ fn a_missing_config_file_is_said_once() {
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn a_file_that_is_not_toml_fails_the_check_with_exit_1_and_every_other_command_with_2() {
+    let desk = Desk::new();
+    let config = desk.config("[defaults\nresponse_target = \"1d\"\n");
+    let check = desk.run(&config, &["check-config"]);
+    let said = stderr(&check);
+    assert_eq!(check.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with(&format!(
+            "postdesk: config file {} is not valid TOML:\n{}:1:",
+            config.display(),
+            config.display()
+        )),
+        "{said}"
+    );
+    assert_eq!(stdout(&check), "");
+    let tickets = desk.run(&config, &["tickets"]);
+    assert_eq!(tickets.status.code(), Some(2), "{}", stderr(&tickets));
+    assert_eq!(stderr(&tickets), said, "the same words from every command");
 }
 
 const SHOWN: &str = r#"database = "{dir}/desk.db"

@@ -451,7 +451,7 @@ fn a_bad_postdesk_log_or_log_level_says_what_to_give() {
         .postdesk(&["--config", config.to_str().unwrap(), "check-config"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(

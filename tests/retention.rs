@@ -704,7 +704,7 @@ fn the_daemon_applies_each_queues_retention() {
     )
     .unwrap();
     let out = desk.run(&["check-config"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("defaults.retention") && stderr.contains("\"3y\""),

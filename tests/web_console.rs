@@ -585,7 +585,7 @@ fn check_config_refuses_the_console_on_the_network_without_a_proxy() {
     )
     .unwrap();
     let out = desk.output(&["check-config"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("web.listen") && stderr.contains("trusted_proxy"),

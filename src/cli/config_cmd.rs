@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::{UsageError, config_path, config_source, print_json, probe};
-use crate::config::Config;
 use crate::config::show::Effective;
+use crate::config::{Config, ConfigError};
 use crate::terminal::visible_line;
 
 /// `postdesk check-config [--connect]`: every problem of the config file, one line each
@@ -21,17 +21,24 @@ pub(super) fn check_config(
 ) -> Result<ExitCode> {
     let mut config = match config_path(given) {
         Some(path) => {
-            let checked = Config::check(path).map_err(UsageError::from)?;
+            let checked = match Config::check(path) {
+                Ok(checked) => checked,
+                // The check did its work and found the file wrong: exit 1, as `nginx -t`
+                // and `visudo -c` do. A file that cannot be read is a usage error (exit 2).
+                Err(syntax @ ConfigError::Syntax { .. }) => {
+                    return Ok(found_problems(&syntax.to_string()));
+                }
+                Err(error) => return Err(UsageError::from(error).into()),
+            };
             for line in checked.lines() {
                 eprintln!("{}", visible_line(&line));
             }
             if !checked.problems.is_empty() {
-                return Err(UsageError::Invalid(format!(
+                return Ok(found_problems(&format!(
                     "config file {} has {} problem(s): fix each line above and check again",
                     path.display(),
                     checked.problems.len()
-                ))
-                .into());
+                )));
             }
             checked.config
         }
@@ -54,6 +61,20 @@ pub(super) fn check_config(
         return Ok(ExitCode::SUCCESS);
     }
     check_connect(&config)
+}
+
+/// The verdict on a config with problems, said the way every error is (`postdesk: …`,
+/// further lines as they are), and exit 1.
+fn found_problems(text: &str) -> ExitCode {
+    let mut lines = text.lines();
+    eprintln!(
+        "postdesk: {}",
+        visible_line(lines.next().unwrap_or_default())
+    );
+    for line in lines {
+        eprintln!("{}", visible_line(line));
+    }
+    ExitCode::from(1)
 }
 
 /// `--connect`: one line per endpoint; exit 1 if one failed.
