@@ -1,4 +1,5 @@
-//! The admin's commands: `db backup` (also while another connection writes), `db vacuum`,
+//! The admin's commands: `db backup` (also while another connection writes), `db restore`
+//! (never under a live daemon, the replaced database kept), `db vacuum`,
 //! and the shell completions and man page generated from the command line definition.
 
 use std::path::{Path, PathBuf};
@@ -188,6 +189,104 @@ fn backup_never_overwrites_without_force() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no database at"), "{}", stderr(&out));
     assert!(!missing.exists(), "no empty database is created");
+}
+
+#[test]
+fn restore_checks_the_backup_keeps_the_replaced_database_and_refuses_under_a_daemon() {
+    let desk = Desk::with_tickets();
+    let original = desk.tickets(&desk.db());
+    let copy = desk.path("backup.db");
+    let out = desk.run(&["db", "backup", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // After the backup the desk goes on: one ticket more than the backup holds.
+    let later = desk.path("later.eml");
+    std::fs::write(
+        &later,
+        "From: Late Customer <late@example.org>\r\nTo: support@example.com\r\nSubject: After the backup\r\nMessage-ID: <after-backup@example.org>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\nWritten after the backup was taken.\r\n",
+    )
+    .unwrap();
+    let out = desk.run(&["ingest", later.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(desk.tickets(&desk.db()).len(), original.len() + 1);
+
+    // Not over a database without --force; not from something that is no postdesk backup.
+    let out = desk.run(&["db", "restore", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pass --force"), "{}", stderr(&out));
+    let foreign = desk.path("foreign.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (t TEXT)")
+        .unwrap();
+    let garbage = desk.path("garbage.db");
+    std::fs::write(&garbage, vec![b'x'; 8192]).unwrap();
+    for bad in [&foreign, &garbage] {
+        let out = desk.run(&["db", "restore", "--force", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    assert!(
+        stderr(&desk.run(&["db", "restore", "--force", foreign.to_str().unwrap()]))
+            .contains("is not a postdesk database")
+    );
+    assert_eq!(
+        desk.tickets(&desk.db()).len(),
+        original.len() + 1,
+        "untouched"
+    );
+
+    // Under a live daemon it refuses and changes nothing.
+    let mut daemon = postdesk()
+        .arg("--db")
+        .arg(desk.db())
+        .args(["run", "--no-mailboxes"])
+        // The readiness line below is logged at info.
+        .env("POSTDESK_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(daemon.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("watching 0 mailbox(es)") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
+        assert!(read > 0, "the daemon ended before it was ready");
+    }
+    let out = desk.run(&["db", "restore", "--force", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a postdesk daemon (pid "),
+        "{}",
+        stderr(&out)
+    );
+    Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(desk.tickets(&desk.db()).len(), original.len() + 1);
+
+    // Stopped, it restores; the database it replaced is kept whole beside it.
+    let out = desk.run(&["db", "restore", "--force", copy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(&format!("{} ticket(s), 24 message(s)", original.len())),
+        "{said}"
+    );
+    assert_eq!(desk.tickets(&desk.db()), original);
+    let kept: Vec<PathBuf> = std::fs::read_dir(desk.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("desk.db.replaced-"))
+        .filter(|p| {
+            !p.to_string_lossy().ends_with("-wal") && !p.to_string_lossy().ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(said.contains(&kept[0].display().to_string()), "{said}");
+    assert_eq!(desk.tickets(&kept[0]).len(), original.len() + 1);
+    assert!(!desk.path("desk.db.partial").exists());
 }
 
 #[test]

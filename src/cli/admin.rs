@@ -49,14 +49,14 @@ pub(super) fn run_daemon(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `postdesk db backup|vacuum`.
+/// `postdesk db backup|restore|vacuum|prune`.
 pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
     use crate::store::backup::{self, MaintenanceError};
     let usage = |error: MaintenanceError| -> anyhow::Error {
         match error {
-            MaintenanceError::DestinationExists(_) | MaintenanceError::SameFile(_) => {
-                UsageError::Invalid(error.to_string()).into()
-            }
+            MaintenanceError::DestinationExists(_)
+            | MaintenanceError::DatabaseExists(_)
+            | MaintenanceError::SameFile(_) => UsageError::Invalid(error.to_string()).into(),
             other => other.into(),
         }
     };
@@ -74,6 +74,24 @@ pub(super) fn db(config: &Config, action: DbAction) -> Result<ExitCode> {
             )?;
         }
         DbAction::Prune(prune) => return super::retention::prune(config, prune),
+        DbAction::Restore { file, force } => {
+            let _lock = crate::store::lock::hold_exclusively(database)?;
+            let schema = crate::store::latest_schema_version()?;
+            let summary = backup::restore(&file, database, force, schema).map_err(usage)?;
+            // Opening the store migrates a backup made by an older postdesk.
+            open_store(config)?;
+            say!(
+                "restored {} from {}: {} ticket(s), {} message(s){}",
+                database.display(),
+                file.display(),
+                summary.tickets,
+                summary.messages,
+                summary
+                    .replaced
+                    .map(|p| format!("; the database it replaced is kept as {}", p.display()))
+                    .unwrap_or_default()
+            )?;
+        }
         DbAction::Vacuum => {
             if !database.is_file() {
                 return Err(usage(MaintenanceError::Missing(database.clone())));

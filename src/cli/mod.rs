@@ -208,7 +208,7 @@ enum Command {
         #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
         html: Option<PathBuf>,
     },
-    /// Database maintenance: online backup, vacuum, pruning old tickets
+    /// Database maintenance: online backup, restore, vacuum, pruning old tickets
     Db {
         #[command(subcommand)]
         action: DbAction,
@@ -301,6 +301,16 @@ enum DbAction {
     },
     /// Rebuild the database file to reclaim free space (best while the daemon is stopped)
     Vacuum,
+    /// Put a backup (from `postdesk db backup`) in place of the database; refuses while the
+    /// daemon runs. The database it replaces is kept beside it as DATABASE.replaced-TIME
+    Restore {
+        /// The backup to restore (checked before anything is replaced)
+        #[arg(value_hint = ValueHint::FilePath)]
+        file: PathBuf,
+        /// Replace the database if there is one
+        #[arg(long)]
+        force: bool,
+    },
     /// Remove closed and ignored tickets last touched before a date (or past their queue's
     /// `retention`) with their messages, events, outbox rows and index entries, in one
     /// transaction; optionally exporting their mail to an mbox first

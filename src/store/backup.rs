@@ -1,5 +1,5 @@
 //! Database maintenance for `postdesk db`: an online backup (SQLite's backup API, safe
-//! while the daemon writes) and VACUUM.
+//! while the daemon writes), a restore from such a backup, and VACUUM.
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,20 @@ pub enum MaintenanceError {
     Busy,
     #[error("the backup {path} failed its integrity check: {report}")]
     Corrupt { path: PathBuf, report: String },
+    #[error("{0} is not a postdesk database (it has no tickets table)")]
+    NotPostdesk(PathBuf),
+    #[error(
+        "{path} was made by a newer postdesk (schema {found}, this one knows {known}): restore it with that version"
+    )]
+    Newer {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "{0} exists: pass --force to replace it (it is kept beside it as {0}.replaced-TIME, nothing is deleted)"
+    )]
+    DatabaseExists(PathBuf),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -130,6 +144,135 @@ fn put_in_place(partial: &Path, destination: &Path, force: bool) -> std::io::Res
         Err(_) if destination.exists() => Err(std::io::ErrorKind::AlreadyExists.into()),
         Err(_) => std::fs::rename(partial, destination),
     }
+}
+
+/// What a restore put in place, and where the database it replaced went.
+#[derive(Debug)]
+pub struct RestoreSummary {
+    pub tickets: i64,
+    pub messages: i64,
+    pub replaced: Option<PathBuf>,
+}
+
+/// Puts the backup `from` in place of the database at `database`. The caller holds the
+/// database's lock exclusively (no daemon runs). The backup is checked first (`PRAGMA
+/// quick_check`, a postdesk schema no newer than this binary's) and copied, through
+/// SQLite's backup API, under a temporary name beside the database; only then is a
+/// present database — with its `-wal` and `-shm` — moved aside to
+/// `DATABASE.replaced-UNIXTIME` (never deleted) and the copy renamed into place. An
+/// older schema is migrated by the next open of the store.
+pub fn restore(
+    from: &Path,
+    database: &Path,
+    force: bool,
+    schema: i64,
+) -> Result<RestoreSummary, MaintenanceError> {
+    if !from.is_file() {
+        return Err(MaintenanceError::Missing(from.into()));
+    }
+    if let (Ok(a), Ok(b)) = (from.canonicalize(), database.canonicalize())
+        && a == b
+    {
+        return Err(MaintenanceError::SameFile(from.into()));
+    }
+    if !force && database.exists() {
+        return Err(MaintenanceError::DatabaseExists(database.into()));
+    }
+    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let summary = examine(&source, from, schema)?;
+    let partial = partial_path(database);
+    remove_with_journals(&partial);
+    let copied = (|| {
+        crate::private_files::private_database(&partial).map_err(|source| {
+            MaintenanceError::Write {
+                path: partial.clone(),
+                source,
+            }
+        })?;
+        let mut to = Connection::open(&partial)?;
+        copy_all(&source, &mut to)?;
+        to.close().map_err(|(_, e)| e)?;
+        Ok(())
+    })();
+    if let Err(error) = copied {
+        remove_with_journals(&partial);
+        return Err(error);
+    }
+    let write_error = |source| MaintenanceError::Write {
+        path: database.into(),
+        source,
+    };
+    let replaced = move_aside(database).map_err(write_error)?;
+    std::fs::rename(&partial, database).map_err(write_error)?;
+    Ok(RestoreSummary {
+        replaced,
+        ..summary
+    })
+}
+
+/// The backup's integrity and schema, and what it holds.
+fn examine(
+    conn: &Connection,
+    path: &Path,
+    schema: i64,
+) -> Result<RestoreSummary, MaintenanceError> {
+    let report: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if report != "ok" {
+        return Err(MaintenanceError::Corrupt {
+            path: path.into(),
+            report,
+        });
+    }
+    let has_tickets: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'tickets'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_tickets {
+        return Err(MaintenanceError::NotPostdesk(path.into()));
+    }
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > schema {
+        return Err(MaintenanceError::Newer {
+            path: path.into(),
+            found,
+            known: schema,
+        });
+    }
+    let count =
+        |table: &str| conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0));
+    Ok(RestoreSummary {
+        tickets: count("tickets")?,
+        messages: count("messages")?,
+        replaced: None,
+    })
+}
+
+/// Moves a present database and its `-wal` and `-shm` together to
+/// `DATABASE.replaced-UNIXTIME…`; `None` when there was none.
+fn move_aside(database: &Path) -> std::io::Result<Option<PathBuf>> {
+    if !database.exists() {
+        remove_with_journals(database);
+        return Ok(None);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut aside = database.as_os_str().to_owned();
+    aside.push(format!(".replaced-{stamp}"));
+    let aside = PathBuf::from(aside);
+    for (file, target) in crate::private_files::database_files(database)
+        .iter()
+        .zip(crate::private_files::database_files(&aside))
+    {
+        match std::fs::rename(file, &target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(aside))
 }
 
 /// Removes a database file and whatever journal an interrupted run left next to it (a

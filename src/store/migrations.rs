@@ -268,6 +268,13 @@ pub fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// The schema version (`PRAGMA user_version`) this binary migrates a database to.
+pub fn latest_version() -> Result<i64, rusqlite_migration::Error> {
+    let mut conn = rusqlite::Connection::open_in_memory()?;
+    migrations().to_latest(&mut conn)?;
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,6 +10,7 @@ pub mod listing;
 pub mod lock;
 mod lookup;
 mod migrations;
+pub use migrations::latest_version as latest_schema_version;
 pub mod outbox;
 pub mod raw;
 pub mod read_only;
